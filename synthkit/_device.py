@@ -1,0 +1,69 @@
+"""Device choice and random generators, in one place so no module hard-codes a device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synthkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["make_generator", "resolve_device", "resolve_seed"]
+
+
+def resolve_device(device: Any = "auto") -> torch.device:
+    """Turn ``"auto"``, a name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) or a device.
+
+    ``"auto"`` picks CUDA, then MPS, then the CPU.
+
+    Raises:
+        ConfigError: the name is not a device, or the device is not available here.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        dev = device
+    elif device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"device {device!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'mps'"
+            ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto'")
+    return dev
+
+
+def resolve_seed(random_state: Any) -> int:
+    """A 63-bit seed from ``None`` (fresh entropy), an int, or a numpy Generator."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ConfigError(f"random_state must be >= 0, got {random_state}")
+        return int(random_state)
+    raise ConfigError(
+        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
+    )
+
+
+def make_generator(seed: int, device: Any = "cpu") -> torch.Generator:
+    """A torch generator on ``device`` seeded with ``seed``."""
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen

@@ -1,0 +1,181 @@
+"""AnomalyDetector: rows the fitted model finds improbable are anomalies.
+
+Signs follow scikit-learn: :meth:`~AnomalyDetector.score_samples` is the log-likelihood (higher
+= more normal), :meth:`~AnomalyDetector.decision_function` is ``score_samples - offset_``
+(negative = anomaly) and :meth:`~AnomalyDetector.predict` gives ``-1`` for anomalies and
+``+1`` for normal rows. ``contamination`` sets the threshold from the training scores in one
+place, as PyOD's ``_process_decision_scores`` does, so ``labels_ == predict(X_train)`` holds by
+construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from synthkit._validation import Interval, validate_params
+from synthkit.errors import NotFittedError
+from synthkit.synthesizer import Synthesizer
+
+__all__ = ["AnomalyDetector"]
+
+
+class AnomalyDetector(BaseEstimator):
+    """Flag rows with a low log-likelihood under a generative model of the training table.
+
+    Args:
+        backend: backend name or instance (see :class:`~synthkit.Synthesizer`).
+        backend_params: hyper-parameters of a backend given by name.
+        contamination: expected share of anomalies in the training table; the threshold is
+            that quantile of the training log-likelihoods.
+        schema: column kind overrides (see :class:`~synthkit.Synthesizer`).
+        continuous_transform: see :class:`~synthkit.Synthesizer`.
+        min_category_count: see :class:`~synthkit.Synthesizer`.
+        max_discrete_levels: see :class:`~synthkit.Synthesizer`.
+        device: ``"auto"`` or a device name.
+        random_state: seed.
+
+    Attributes:
+        synthesizer_: the fitted :class:`~synthkit.Synthesizer` (it can also sample).
+        offset_: log-likelihood threshold; rows below it are anomalies.
+        threshold_: the same threshold (``offset_``), in log-likelihood units.
+        decision_scores_: ``decision_function`` of the training rows.
+        labels_: ``predict`` of the training rows (-1 anomaly, +1 normal).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"x": rng.normal(size=500), "c": rng.choice(["a", "b"], 500)})
+        >>> det = AnomalyDetector(backend="naive_bayes", contamination=0.02,
+        ...                       random_state=0).fit(df)
+        >>> det.predict(pd.DataFrame({"x": [0.1, 9.0], "c": ["a", "a"]})).tolist()
+        [1, -1]
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "contamination": [Interval(float, 0.0, 0.5, closed="right")],
+    }
+
+    def __init__(
+        self,
+        backend: Any = "gmm",
+        backend_params: Mapping[str, Any] | None = None,
+        *,
+        contamination: float = 0.01,
+        schema: Mapping[str, Any] | None = None,
+        continuous_transform: str = "quantile",
+        min_category_count: int = 5,
+        max_discrete_levels: int = 20,
+        device: Any = "auto",
+        random_state: Any = None,
+    ) -> None:
+        self.backend = backend
+        self.backend_params = backend_params
+        self.contamination = contamination
+        self.schema = schema
+        self.continuous_transform = continuous_transform
+        self.min_category_count = min_category_count
+        self.max_discrete_levels = max_discrete_levels
+        self.device = device
+        self.random_state = random_state
+
+    def _synthesizer(self) -> Synthesizer:
+        params = self.get_params(deep=False)
+        params.pop("contamination")
+        return Synthesizer(**params)
+
+    def fit(
+        self, X: Any, y: Any = None, *, callbacks: Sequence[Any] | None = None
+    ) -> AnomalyDetector:
+        """Fit the model to (mostly normal) rows and set the threshold from ``contamination``.
+
+        Returns:
+            self
+        """
+        validate_params(
+            self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector"
+        )
+        self.synthesizer_ = self._synthesizer().fit(X, callbacks=callbacks)
+        self._set_threshold(self.synthesizer_.score_samples(X))
+        return self
+
+    def _set_threshold(self, train_scores: np.ndarray) -> None:
+        # The single place where contamination becomes a threshold and training labels.
+        self.offset_ = float(np.quantile(train_scores, self.contamination))
+        self.decision_scores_ = train_scores - self.offset_
+        self.labels_ = np.where(self.decision_scores_ < 0, -1, 1)
+
+    @property
+    def threshold_(self) -> float:
+        """Log-likelihood below which a row is an anomaly (same as ``offset_``)."""
+        self._check_fitted()
+        return self.offset_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "offset_")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "offset_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(df) first"
+            )
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of each row (higher = more normal)."""
+        self._check_fitted()
+        return self.synthesizer_.score_samples(X)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for anomalies."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """-1 for anomalies, +1 for normal rows."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit, then return the training labels (equal to ``predict(X)``)."""
+        return self.fit(X).labels_
+
+    def anomaly_score(self, X: Any) -> np.ndarray:
+        """Negative log-likelihood: higher = more anomalous (PyOD's direction)."""
+        return -self.score_samples(X)
+
+    def explain(self, X: Any, top_k: int = 3) -> pd.DataFrame:
+        """The columns that make each row improbable.
+
+        For each row, the ``top_k`` columns with the lowest ``log p(x_col | rest of the row)``.
+
+        Returns:
+            DataFrame indexed like ``X`` with ``score`` (log-likelihood), then
+            ``top{i}_column`` and ``top{i}_log_prob`` for ``i = 1..top_k``.
+
+        Raises:
+            BackendError: the backend gives no per-column terms.
+        """
+        self._check_fitted()
+        terms = self.synthesizer_.explain(X)
+        k = max(1, min(int(top_k), terms.shape[1]))
+        values = terms.to_numpy()
+        order = np.argsort(values, axis=1, kind="stable")[:, :k]
+        names = np.asarray(terms.columns, dtype=object)
+        out = {"score": self.score_samples(X)}
+        for i in range(k):
+            out[f"top{i + 1}_column"] = names[order[:, i]]
+            out[f"top{i + 1}_log_prob"] = np.take_along_axis(values, order[:, i : i + 1], 1)[:, 0]
+        return pd.DataFrame(out, index=terms.index)
+
+    def sample(self, n: int, *, random_state: Any = None) -> pd.DataFrame:
+        """Synthetic rows from the fitted model (see :meth:`Synthesizer.sample`)."""
+        self._check_fitted()
+        return self.synthesizer_.sample(n, random_state=random_state)
+
+    def save(self, path: Any, *, overwrite: bool = False) -> None:
+        """Save to a directory (no pickle); load with :func:`synthkit.load`."""
+        from synthkit.persistence import save_model
+
+        save_model(self, path, overwrite=overwrite)

@@ -1,0 +1,357 @@
+"""Mixture models over mixed data, in torch: the shared engine of ``gmm`` and ``naive_bayes``.
+
+A component ``k`` has a weight, a Gaussian over the continuous block (full or diagonal
+covariance) and one categorical distribution per discrete feature, all independent given the
+component. Fitting is batched EM on the device; every function here works on whole tensors
+(no Python loop over rows), chunked over rows to bound memory.
+
+Unobserved continuous entries (nulls, spikes: ``EncodedTable.observed == False``) are
+marginalised out exactly, pattern by pattern; the same mechanism, applied to one column at a
+time, gives ``log p(x_g | x_rest)`` for explanations.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from synthkit.callbacks import notify
+from synthkit.encoding import EncodedTable, FeatureLayout
+from synthkit.errors import BackendError, SynthkitWarning
+
+__all__ = ["MixtureParams", "fit_em", "log_prob", "column_log_prob", "sample", "n_free_params"]
+
+_LOG_2PI = math.log(2 * math.pi)
+_CHUNK = 1 << 16
+
+
+@dataclass
+class MixtureParams:
+    """Parameters of a fitted mixture (float64 unless the device lacks it).
+
+    Attributes:
+        log_weights: ``(K,)``.
+        means: ``(K, d)``.
+        scale: ``(K, d, d)`` Cholesky factors of the covariances (full) or ``(K, d)``
+            variances (diag).
+        log_probs: ``(K, C)`` log-probabilities of every category of every discrete feature,
+            concatenated (``C = sum(cardinalities)``).
+        covariance_type: ``"full"`` or ``"diag"``.
+    """
+
+    log_weights: torch.Tensor
+    means: torch.Tensor
+    scale: torch.Tensor
+    log_probs: torch.Tensor
+    covariance_type: str
+
+    @property
+    def n_components(self) -> int:
+        return int(self.log_weights.shape[0])
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            "log_weights": self.log_weights,
+            "means": self.means,
+            "scale": self.scale,
+            "log_probs": self.log_probs,
+        }
+
+
+def _offsets(layout: FeatureLayout, device: torch.device) -> torch.Tensor:
+    cards = torch.tensor((0, *layout.cardinalities), dtype=torch.long, device=device)
+    return torch.cumsum(cards, 0)[:-1]
+
+
+def _segment_ids(layout: FeatureLayout, device: torch.device) -> torch.Tensor:
+    cards = torch.tensor(layout.cardinalities, dtype=torch.long, device=device)
+    return torch.repeat_interleave(torch.arange(len(cards), device=device), cards)
+
+
+def float_dtype(device: torch.device) -> torch.dtype:
+    """float64 where the device has it: EM with full covariances needs the precision."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+# ----------------------------------------------------------------- log-densities
+def _gauss_full(x: torch.Tensor, means: torch.Tensor, chol: torch.Tensor) -> torch.Tensor:
+    """``(n, K)`` log N(x; mu_k, L_k L_k^T) for fully observed rows."""
+    d = x.shape[1]
+    diff = x.T.unsqueeze(0) - means.unsqueeze(2)  # (K, d, n)
+    y = torch.linalg.solve_triangular(chol, diff, upper=False)
+    maha = (y * y).sum(1)  # (K, n)
+    logdet = torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)  # (K,)
+    return (-0.5 * (maha + d * _LOG_2PI) - logdet.unsqueeze(1)).T
+
+
+def _cont_log_prob(x: torch.Tensor, obs: torch.Tensor, p: MixtureParams) -> torch.Tensor:
+    """``(n, K)`` log-density of the observed continuous entries of each row."""
+    n, d = x.shape
+    K = p.n_components
+    if d == 0:
+        return x.new_zeros(n, K)
+    m = obs.to(x.dtype)
+    if p.covariance_type == "diag":
+        inv = 1.0 / p.scale  # (K, d)
+        const = p.means.pow(2) * inv + torch.log(p.scale) + _LOG_2PI
+        quad = (m * x * x) @ inv.T - 2 * (m * x) @ (p.means * inv).T + m @ const.T
+        return -0.5 * quad
+    if bool(obs.all()):
+        return _gauss_full(x, p.means, p.scale)
+    cov = p.scale @ p.scale.transpose(1, 2)
+    out = x.new_zeros(n, K)
+    patterns, inverse = torch.unique(obs, dim=0, return_inverse=True)
+    for i in range(patterns.shape[0]):
+        idx = patterns[i].nonzero().squeeze(1)
+        if idx.numel() == 0:
+            continue  # nothing observed: the marginal density is 1
+        rows = (inverse == i).nonzero().squeeze(1)
+        sub = cov[:, idx][:, :, idx]
+        chol, info = torch.linalg.cholesky_ex(sub)
+        if bool((info > 0).any()):
+            raise BackendError("covariance is not positive definite; increase reg_covar")
+        out[rows] = _gauss_full(x[rows][:, idx], p.means[:, idx], chol)
+    return out
+
+
+def _disc_log_prob(
+    codes: torch.Tensor, p: MixtureParams, offsets: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """``(n, K)`` sum over discrete features of log p(code | k); ``mask`` drops features."""
+    if codes.shape[1] == 0:
+        return p.log_probs.new_zeros(codes.shape[0], p.n_components)
+    terms = p.log_probs.T[codes + offsets]  # (n, m, K)
+    if mask is not None:
+        terms = torch.where(mask.unsqueeze(2), terms, terms.new_zeros(()))
+    return terms.sum(1)
+
+
+def _joint(
+    data: EncodedTable,
+    p: MixtureParams,
+    offsets: torch.Tensor,
+    cat_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    x = data.continuous.to(p.means.dtype)
+    return (
+        p.log_weights
+        + _cont_log_prob(x, data.observed, p)
+        + _disc_log_prob(data.discrete, p, offsets, cat_mask)
+    )
+
+
+def log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
+    """``(n,)`` log-density of each row (unobserved continuous entries marginalised)."""
+    offsets = _offsets(layout, p.means.device)
+    out = [
+        torch.logsumexp(_joint(data.rows(slice(s, s + _CHUNK)), p, offsets), dim=1)
+        for s in range(0, len(data), _CHUNK)
+    ]
+    return torch.cat(out) if out else p.means.new_zeros(0)
+
+
+def column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
+    """``(n, G)``: per column group g, ``log p(x_g | x_rest) = log p(x) - log p(x_rest)``."""
+    offsets = _offsets(layout, p.means.device)
+    cols = []
+    for s in range(0, len(data), _CHUNK):
+        chunk = data.rows(slice(s, s + _CHUNK))
+        full = torch.logsumexp(_joint(chunk, p, offsets), dim=1)
+        terms = []
+        for g in layout.groups:
+            obs = chunk.observed.clone()
+            obs[:, list(g.continuous)] = False
+            cat_mask = torch.ones_like(chunk.discrete, dtype=torch.bool)
+            cat_mask[:, list(g.discrete)] = False
+            rest = EncodedTable(chunk.continuous, chunk.discrete, obs)
+            terms.append(full - torch.logsumexp(_joint(rest, p, offsets, cat_mask), dim=1))
+        cols.append(torch.stack(terms, dim=1))
+    return torch.cat(cols)
+
+
+# ----------------------------------------------------------------------- sampling
+def sample(
+    n: int, p: MixtureParams, layout: FeatureLayout, generator: torch.Generator
+) -> EncodedTable:
+    """Draw ``n`` rows: a component, then its Gaussian and its categoricals."""
+    device = p.means.device
+    comp = torch.multinomial(p.log_weights.exp(), n, replacement=True, generator=generator)
+    d = layout.n_continuous
+    eps = torch.randn(n, d, generator=generator, device=device, dtype=p.means.dtype)
+    if p.covariance_type == "diag":
+        x = p.means[comp] + eps * p.scale[comp].sqrt()
+    else:
+        x = p.means[comp] + torch.einsum("nij,nj->ni", p.scale[comp], eps)
+    codes = torch.empty(n, layout.n_discrete, dtype=torch.long, device=device)
+    if layout.n_discrete:
+        # Gumbel-max over each feature's segment of the chosen component's log-probabilities.
+        u = torch.rand(n, p.log_probs.shape[1], generator=generator, device=device)
+        scores = p.log_probs[comp] - torch.log(-torch.log(u.clamp_min(1e-20)).to(p.means.dtype))
+        start = 0
+        for j, c in enumerate(layout.cardinalities):
+            codes[:, j] = scores[:, start : start + c].argmax(1)
+            start += c
+    observed = torch.ones(n, d, dtype=torch.bool, device=device)
+    return EncodedTable(x.float(), codes, observed)
+
+
+# ---------------------------------------------------------------------------- EM
+def _kmeanspp_resp(
+    feats: torch.Tensor, K: int, generator: torch.Generator, n_lloyd: int = 10
+) -> torch.Tensor:
+    """Hard responsibilities ``(n, K)`` from k-means++ seeding and a few Lloyd steps."""
+    n = feats.shape[0]
+    device = feats.device
+    sub_n = min(n, 20_000)
+    sub = feats[torch.randperm(n, generator=generator, device=device)[:sub_n]]
+    centers = sub[torch.randint(sub_n, (1,), generator=generator, device=device)]
+    closest = torch.cdist(sub, centers).squeeze(1).pow(2)
+    for _ in range(1, K):
+        probs = closest / closest.sum() if closest.sum() > 0 else torch.ones_like(closest)
+        new = sub[torch.multinomial(probs, 1, generator=generator)]
+        centers = torch.cat([centers, new])
+        closest = torch.minimum(closest, torch.cdist(sub, new).squeeze(1).pow(2))
+    for _ in range(n_lloyd):
+        assign = torch.cdist(sub, centers).argmin(1)
+        for k in range(K):
+            members = sub[assign == k]
+            if members.shape[0]:
+                centers[k] = members.mean(0)
+    assign = torch.cat(
+        [torch.cdist(feats[s : s + _CHUNK], centers).argmin(1) for s in range(0, n, _CHUNK)]
+    )
+    return torch.nn.functional.one_hot(assign, K).to(feats.dtype)
+
+
+def _init_features(data: EncodedTable, layout: FeatureLayout, dtype: torch.dtype) -> torch.Tensor:
+    parts = [data.continuous.to(dtype)]
+    if layout.n_discrete:
+        # One-hot codes scaled so a category mismatch weighs like one standard deviation.
+        onehot = [
+            torch.nn.functional.one_hot(data.discrete[:, j], c).to(dtype) * math.sqrt(0.5)
+            for j, c in enumerate(layout.cardinalities)
+        ]
+        parts.extend(onehot)
+    return torch.cat(parts, dim=1)
+
+
+def _m_step(
+    x: torch.Tensor,
+    codes: torch.Tensor,
+    resp: torch.Tensor,
+    layout: FeatureLayout,
+    covariance_type: str,
+    reg_covar: float,
+    alpha: float,
+    fixed_log_probs: dict[int, torch.Tensor] | None = None,
+) -> MixtureParams:
+    n, d = x.shape
+    K = resp.shape[1]
+    device, dtype = x.device, x.dtype
+    nk = resp.sum(0)
+    # A weak prior (one pseudo-row at the origin with unit variance, in the normalised space)
+    # keeps empty or tiny components proper instead of NaN.
+    prior = 1.0
+    log_weights = torch.log((nk + 1e-3) / (n + 1e-3 * K))
+    means = (resp.T @ x) / (nk + prior).unsqueeze(1)
+    if covariance_type == "diag":
+        var = (resp.T @ (x * x) + prior) / (nk + prior).unsqueeze(1) - means.pow(2)
+        scale = var.clamp_min(0) + reg_covar
+    else:
+        eye = torch.eye(d, device=device, dtype=dtype)
+        cov = torch.empty(K, d, d, device=device, dtype=dtype)
+        for k in range(K):
+            diff = x - means[k]
+            cov[k] = (diff * resp[:, k : k + 1]).T @ diff
+            cov[k] = (cov[k] + prior * (eye + torch.outer(means[k], means[k]))) / (nk[k] + prior)
+        cov = cov + reg_covar * eye
+        scale, info = torch.linalg.cholesky_ex(cov)
+        if bool((info > 0).any()):
+            raise BackendError(
+                "a component's covariance is not positive definite; increase reg_covar, use "
+                "covariance_type='diag' or fewer components"
+            )
+    C = sum(layout.cardinalities)
+    counts = torch.zeros(K, C, device=device, dtype=dtype)
+    offsets = _offsets(layout, device)
+    for j in range(layout.n_discrete):
+        counts.index_add_(1, codes[:, j] + offsets[j], resp.T)
+    counts = counts + alpha
+    seg = _segment_ids(layout, device)
+    totals = torch.zeros(K, layout.n_discrete, device=device, dtype=dtype)
+    totals.index_add_(1, seg, counts)
+    log_probs = torch.log(counts) - torch.log(totals[:, seg])
+    for j, lp in (fixed_log_probs or {}).items():
+        start = int(offsets[j])
+        log_probs[:, start : start + lp.shape[1]] = lp
+    return MixtureParams(log_weights, means, scale, log_probs, covariance_type)
+
+
+def fit_em(
+    data: EncodedTable,
+    layout: FeatureLayout,
+    n_components: int,
+    *,
+    covariance_type: str,
+    max_iter: int,
+    tol: float,
+    reg_covar: float,
+    alpha: float,
+    generator: torch.Generator,
+    n_init: int = 1,
+    callbacks: Sequence[Any] | None = None,
+    desc: str = "EM",
+) -> tuple[MixtureParams, dict[str, Any]]:
+    """Fit a mixture by EM from k-means++ starts; keep the best of ``n_init``.
+
+    Returns:
+        ``(params, info)`` with ``info = {"log_likelihood", "n_iter", "converged"}``
+        (mean log-likelihood per row in encoded space).
+    """
+    dtype = float_dtype(data.device)
+    x = data.continuous.to(dtype)
+    offsets = _offsets(layout, data.device)
+    best: tuple[MixtureParams, dict[str, Any]] | None = None
+    notify(callbacks, "on_fit_start", max_iter * n_init, desc)
+    step = 0
+    for _ in range(n_init):
+        resp = _kmeanspp_resp(_init_features(data, layout, dtype), n_components, generator)
+        prev = -math.inf
+        converged = False
+        for it in range(1, max_iter + 1):
+            params = _m_step(x, data.discrete, resp, layout, covariance_type, reg_covar, alpha)
+            joint = _joint(EncodedTable(x, data.discrete, data.observed), params, offsets)
+            norm = torch.logsumexp(joint, dim=1, keepdim=True)
+            resp = torch.exp(joint - norm)
+            ll = float(norm.mean())
+            step += 1
+            notify(callbacks, "on_step", step, {"log_lik": ll})
+            if abs(ll - prev) < tol:
+                converged = True
+                break
+            prev = ll
+        info = {"log_likelihood": ll, "n_iter": it, "converged": converged}
+        if best is None or ll > best[1]["log_likelihood"]:
+            best = (params, info)
+    assert best is not None  # n_init >= 1 is validated by the caller
+    if not best[1]["converged"]:
+        warnings.warn(
+            f"{desc}: EM did not converge in {max_iter} iterations (tol={tol}); "
+            "increase max_iter or tol",
+            SynthkitWarning,
+            stacklevel=3,
+        )
+    notify(callbacks, "on_fit_end", {"log_lik": best[1]["log_likelihood"]})
+    return best
+
+
+def n_free_params(p: MixtureParams, layout: FeatureLayout) -> int:
+    """Free parameters, for BIC."""
+    K, d = p.n_components, layout.n_continuous
+    cov = d * (d + 1) // 2 if p.covariance_type == "full" else d
+    return (K - 1) + K * (d + cov) + K * sum(c - 1 for c in layout.cardinalities)
