@@ -79,43 +79,81 @@ def float_dtype(device: torch.device) -> torch.dtype:
 
 
 # ----------------------------------------------------------------- log-densities
-def _gauss_full(x: torch.Tensor, means: torch.Tensor, chol: torch.Tensor) -> torch.Tensor:
-    """``(n, K)`` log N(x; mu_k, L_k L_k^T) for fully observed rows."""
+def _precision_factor(chol: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(P, logdet)`` with ``P_k = L_k^{-1}``, so the Mahalanobis term is a plain GEMM."""
+    eye = torch.eye(chol.shape[1], dtype=chol.dtype, device=chol.device).expand_as(chol)
+    prec = torch.linalg.solve_triangular(chol, eye, upper=False)
+    return prec, torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
+
+
+def _gauss_full(
+    x: torch.Tensor, means: torch.Tensor, prec: torch.Tensor, logdet: torch.Tensor
+) -> torch.Tensor:
+    """``(n, K)`` log N(x; mu_k, Sigma_k) given ``P_k = chol(Sigma_k)^{-1}``."""
     d = x.shape[1]
-    diff = x.T.unsqueeze(0) - means.unsqueeze(2)  # (K, d, n)
-    y = torch.linalg.solve_triangular(chol, diff, upper=False)
-    maha = (y * y).sum(1)  # (K, n)
-    logdet = torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)  # (K,)
-    return (-0.5 * (maha + d * _LOG_2PI) - logdet.unsqueeze(1)).T
+    y = torch.einsum("nd,ked->nke", x, prec) - torch.einsum("kd,ked->ke", means, prec)
+    return -0.5 * ((y * y).sum(2) + d * _LOG_2PI) - logdet
 
 
-def _cont_log_prob(x: torch.Tensor, obs: torch.Tensor, p: MixtureParams) -> torch.Tensor:
-    """``(n, K)`` log-density of the observed continuous entries of each row."""
+def _pattern_ids(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unique observation patterns ``(P, d)`` and each row's pattern index ``(n,)``."""
+    d = obs.shape[1]
+    if d <= 62:  # pack the pattern into one integer: 1-D unique is much faster than dim=0
+        bits = 2 ** torch.arange(d, device=obs.device, dtype=torch.long)
+        uniq, inverse = torch.unique((obs.long() * bits).sum(1), return_inverse=True)
+        return (uniq.unsqueeze(1) & bits).bool(), inverse
+    return torch.unique(obs, dim=0, return_inverse=True)
+
+
+def _marginal_factors(
+    p: MixtureParams, pattern: torch.Tensor, cache: dict
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Observed indices, precision factor and log-det of the marginal over ``pattern``."""
+    key = tuple(pattern.tolist())
+    if key not in cache:
+        idx = pattern.nonzero().squeeze(1)
+        if idx.numel() == pattern.numel():
+            chol = p.scale
+        else:
+            cov = p.scale @ p.scale.transpose(1, 2)
+            chol, info = torch.linalg.cholesky_ex(cov[:, idx][:, :, idx])
+            if bool((info > 0).any()):
+                raise BackendError("covariance is not positive definite; increase reg_covar")
+        cache[key] = (idx, *_precision_factor(chol))
+    return cache[key]
+
+
+def _cont_log_prob(
+    x: torch.Tensor, obs: torch.Tensor, p: MixtureParams, cache: dict | None = None
+) -> torch.Tensor:
+    """``(n, K)`` log-density of the observed continuous entries of each row.
+
+    Unobserved entries are marginalised out: dropped terms for diagonal covariances, the
+    marginal Gaussian of each observation pattern for full ones.
+    """
     n, d = x.shape
     K = p.n_components
     if d == 0:
         return x.new_zeros(n, K)
-    m = obs.to(x.dtype)
     if p.covariance_type == "diag":
+        m = obs.to(x.dtype)
         inv = 1.0 / p.scale  # (K, d)
         const = p.means.pow(2) * inv + torch.log(p.scale) + _LOG_2PI
         quad = (m * x * x) @ inv.T - 2 * (m * x) @ (p.means * inv).T + m @ const.T
         return -0.5 * quad
-    if bool(obs.all()):
-        return _gauss_full(x, p.means, p.scale)
-    cov = p.scale @ p.scale.transpose(1, 2)
+    cache = {} if cache is None else cache
+    patterns, inverse = _pattern_ids(obs)
+    if patterns.shape[0] == 1 and bool(patterns[0].all()):
+        _, prec, logdet = _marginal_factors(p, patterns[0], cache)
+        return _gauss_full(x, p.means, prec, logdet)
     out = x.new_zeros(n, K)
-    patterns, inverse = torch.unique(obs, dim=0, return_inverse=True)
-    for i in range(patterns.shape[0]):
-        idx = patterns[i].nonzero().squeeze(1)
-        if idx.numel() == 0:
+    order = torch.argsort(inverse)
+    counts = torch.bincount(inverse, minlength=patterns.shape[0]).tolist()
+    for i, rows in enumerate(torch.split(order, counts)):
+        if not rows.numel() or not bool(patterns[i].any()):
             continue  # nothing observed: the marginal density is 1
-        rows = (inverse == i).nonzero().squeeze(1)
-        sub = cov[:, idx][:, :, idx]
-        chol, info = torch.linalg.cholesky_ex(sub)
-        if bool((info > 0).any()):
-            raise BackendError("covariance is not positive definite; increase reg_covar")
-        out[rows] = _gauss_full(x[rows][:, idx], p.means[:, idx], chol)
+        idx, prec, logdet = _marginal_factors(p, patterns[i], cache)
+        out[rows] = _gauss_full(x[rows][:, idx], p.means[:, idx], prec, logdet)
     return out
 
 
@@ -136,11 +174,12 @@ def _joint(
     p: MixtureParams,
     offsets: torch.Tensor,
     cat_mask: torch.Tensor | None = None,
+    cache: dict | None = None,
 ) -> torch.Tensor:
     x = data.continuous.to(p.means.dtype)
     return (
         p.log_weights
-        + _cont_log_prob(x, data.observed, p)
+        + _cont_log_prob(x, data.observed, p, cache)
         + _disc_log_prob(data.discrete, p, offsets, cat_mask)
     )
 
@@ -148,8 +187,9 @@ def _joint(
 def log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     """``(n,)`` log-density of each row (unobserved continuous entries marginalised)."""
     offsets = _offsets(layout, p.means.device)
+    cache: dict = {}
     out = [
-        torch.logsumexp(_joint(data.rows(slice(s, s + _CHUNK)), p, offsets), dim=1)
+        torch.logsumexp(_joint(data.rows(slice(s, s + _CHUNK)), p, offsets, cache=cache), dim=1)
         for s in range(0, len(data), _CHUNK)
     ]
     return torch.cat(out) if out else p.means.new_zeros(0)
@@ -158,10 +198,11 @@ def log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> tor
 def column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     """``(n, G)``: per column group g, ``log p(x_g | x_rest) = log p(x) - log p(x_rest)``."""
     offsets = _offsets(layout, p.means.device)
+    cache: dict = {}
     cols = []
     for s in range(0, len(data), _CHUNK):
         chunk = data.rows(slice(s, s + _CHUNK))
-        full = torch.logsumexp(_joint(chunk, p, offsets), dim=1)
+        full = torch.logsumexp(_joint(chunk, p, offsets, cache=cache), dim=1)
         terms = []
         for g in layout.groups:
             obs = chunk.observed.clone()
@@ -169,7 +210,8 @@ def column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout)
             cat_mask = torch.ones_like(chunk.discrete, dtype=torch.bool)
             cat_mask[:, list(g.discrete)] = False
             rest = EncodedTable(chunk.continuous, chunk.discrete, obs)
-            terms.append(full - torch.logsumexp(_joint(rest, p, offsets, cat_mask), dim=1))
+            rest_lp = torch.logsumexp(_joint(rest, p, offsets, cat_mask, cache), dim=1)
+            terms.append(full - rest_lp)
         cols.append(torch.stack(terms, dim=1))
     return torch.cat(cols)
 

@@ -114,8 +114,6 @@ class TableEncoder:
                 disc.append(parts[1])
                 obs.append(parts[2])
             else:
-                if col.kind == "integer":
-                    values = self._integers_as_objects(values)
                 t.fit(values, col.nullable, rng)
                 codes, _ = t.encode(values)
                 disc.append(codes)
@@ -185,24 +183,12 @@ class TableEncoder:
                 obs.append(regular)
                 logj[:, i] = lj
             else:
-                if col.kind == "integer":
-                    values = self._integers_as_objects(values)
                 codes, lp = t.encode(values)
                 disc.append(codes)
                 logj[:, i] = lp
         if problems:
             raise DataValidationError(problems)
         return self._stack(cont, disc, obs, n), logj
-
-    @staticmethod
-    def _integers_as_objects(values: np.ndarray) -> np.ndarray:
-        out = np.empty(len(values), dtype=object)
-        null = np.isnan(values)
-        out[null] = None
-        whole = ~null & (values == np.round(values))
-        out[whole] = values[whole].astype(np.int64)
-        out[~null & ~whole] = values[~null & ~whole]  # not a level: scored as unseen
-        return out
 
     def inverse_transform(self, table: EncodedTable, rng: np.random.Generator) -> pd.DataFrame:
         """Decode an encoded table to a DataFrame with the original columns and dtypes.

@@ -276,10 +276,10 @@ class CategoricalTransform:
         self.categories = list(categories)
         self.min_count = min_count
 
-    def fit(self, values: np.ndarray, nullable: bool, rng: np.random.Generator) -> None:
+    def fit(self, values: Any, nullable: bool, rng: np.random.Generator) -> None:
         """Count categories and decide which are kept and which go to the other bucket."""
         self.nullable = bool(nullable)
-        codes = self._index(self.categories).get_indexer(values)
+        codes = _lookup(values, self.categories)
         counts = np.bincount(codes[codes >= 0], minlength=len(self.categories))
         keep = counts >= self.min_count
         if not keep.any():  # every category is rare: keep them all rather than none
@@ -288,10 +288,6 @@ class CategoricalTransform:
         self.rare = [c for c, k in zip(self.categories, keep, strict=True) if not k]
         self.rare_counts = [int(n) for n, k in zip(counts, keep, strict=True) if not k]
         self.mode = self.categories[int(np.argmax(counts))]
-
-    @staticmethod
-    def _index(values: list[Any]) -> pd.Index:
-        return pd.Index(np.asarray(values, dtype=object), dtype=object)
 
     @property
     def null_code(self) -> int:
@@ -309,14 +305,14 @@ class CategoricalTransform:
     def cardinalities(self) -> tuple[int, ...]:
         return (self.other_code + 1,)
 
-    def encode(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
         """Codes ``(n, 1)`` and the log-pmf within the other bucket ``(n,)``.
 
         Unseen categories (and nulls in a column that had none) get the other code and the
         probability of one unseen pseudo-value within it.
         """
-        null = pd.isna(values)
-        codes = self._index(self.kept).get_indexer(values)
+        null = np.asarray(pd.isna(values), dtype=bool)
+        codes = _lookup(values, self.kept)
         logp = np.zeros(len(values))
         other = (codes < 0) & ~(null & self.nullable)
         if self.nullable:
@@ -326,7 +322,7 @@ class CategoricalTransform:
             # Additive smoothing within the bucket, with one pseudo-slot for unseen values.
             counts = np.asarray(self.rare_counts, dtype=np.float64)
             denom = counts.sum() + 0.5 * (len(counts) + 1)
-            rare_idx = self._index(self.rare).get_indexer(values[other])
+            rare_idx = _lookup(values[other], self.rare)
             num = np.zeros(len(rare_idx))
             seen = rare_idx >= 0
             num[seen] = counts[rare_idx[seen]]
@@ -367,6 +363,29 @@ class CategoricalTransform:
         t.nullable, t.kept, t.rare = d["nullable"], d["kept"], d["rare"]
         t.rare_counts, t.mode = d["rare_counts"], d["mode"]
         return t
+
+
+def _lookup(values: Any, categories: list[Any]) -> np.ndarray:
+    """Index of each value in ``categories``; -1 for nulls and values not in it."""
+    if not categories:
+        return np.full(len(values), -1, dtype=np.int64)
+    if (
+        isinstance(values, pd.Series)
+        and isinstance(values.dtype, pd.StringDtype)
+        and values.dtype.storage == "pyarrow"
+        and all(isinstance(c, str) for c in categories)
+    ):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(values.array)
+        found = pc.index_in(arr, value_set=pa.array(categories, type=arr.type))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        index = pd.Index(np.asarray(categories, dtype=np.float64))
+    else:
+        index = pd.Index(np.asarray(categories, dtype=object), dtype=object)
+    return index.get_indexer(np.asarray(values, dtype=index.dtype)).astype(np.int64)
 
 
 _TRANSFORMS = {"continuous": ContinuousTransform, "categorical": CategoricalTransform}

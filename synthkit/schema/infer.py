@@ -92,7 +92,7 @@ def _column_schema(s: pd.Series, kind: str, override: dict[str, Any]) -> ColumnS
         return col
     if override.get("categories") is not None:
         cats = [to_jsonable(v) for v in override["categories"]]
-        seen = {v for v in values if v is not None}
+        seen = set(pd.Series(values).dropna().astype(object).tolist())
         missing = sorted(map(str, seen - set(cats)))
         if missing:
             raise SchemaError(
@@ -103,7 +103,7 @@ def _column_schema(s: pd.Series, kind: str, override: dict[str, Any]) -> ColumnS
         col.categories = [to_jsonable(v) for v in s.cat.categories]
         col.ordered = bool(s.cat.ordered)
     else:
-        uniques = pd.unique(pd.Series([v for v in values if v is not None], dtype=object))
+        uniques = pd.unique(pd.Series(values).dropna().astype(object))
         try:
             col.categories = sorted(uniques.tolist())
         except TypeError:  # mixed types do not sort

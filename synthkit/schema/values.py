@@ -93,11 +93,10 @@ def _boolean(s: pd.Series, col: ColumnSchema) -> np.ndarray:
     return out
 
 
-def _categorical(s: pd.Series, col: ColumnSchema) -> np.ndarray:
-    out = s.astype(object).to_numpy(copy=True)
-    null = pd.isna(out)
-    out[null] = None
-    return out
+def _categorical(s: pd.Series, col: ColumnSchema) -> pd.Series:
+    # Kept as a Series: looking codes up on Arrow-backed strings is much faster than on
+    # Python objects (see CategoricalTransform).
+    return s
 
 
 _COERCE = {
@@ -109,12 +108,12 @@ _COERCE = {
 }
 
 
-def coerce_column(s: pd.Series, col: ColumnSchema) -> np.ndarray:
+def coerce_column(s: pd.Series, col: ColumnSchema) -> np.ndarray | pd.Series:
     """Plain values for a modelled column.
 
     Numeric, integer and datetime columns give float64 (datetimes as ns since the epoch, UTC)
-    with NaN for nulls; categorical and boolean columns give an object array with None for
-    nulls.
+    with NaN for nulls; boolean columns an object array with None for nulls; categorical
+    columns the Series itself.
 
     Raises:
         DataValidationError: the values do not fit the column's kind (named in the message).
