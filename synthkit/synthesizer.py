@@ -227,10 +227,11 @@ class Synthesizer(BaseEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-likelihood of each row of ``X`` in the original data space.
 
-        Continuous columns contribute a log-density (per unit of the column; datetimes per
-        nanosecond), discrete parts (categories, nulls, spikes) a log-probability. Integer
-        columns with many values are dequantised: density times unit width ~ pmf. Higher means
-        more normal. Unseen categories are scored as a rare value of the *other* bucket.
+        Continuous columns contribute a log-density (per unit of the column), discrete parts
+        (categories, nulls, spikes) a log-probability. Integer columns with many values are
+        dequantised: density times unit width ~ pmf; datetimes likewise at their resolution
+        (a date-only column scores the probability of the day). Higher means more normal.
+        Unseen categories are scored as a rare value of the *other* bucket.
 
         Returns:
             float64 array of shape ``(n,)``.

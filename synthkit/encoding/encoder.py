@@ -75,9 +75,11 @@ class TableEncoder:
                 return CategoricalTransform(
                     [int(v) for v in levels], min_count=self.min_category_count
                 )
+        scale = _datetime_resolution(x) if col.kind == "datetime" else 1.0
         return ContinuousTransform(
             self.continuous,
-            integer=col.kind == "integer",
+            integer=col.kind in ("integer", "datetime"),
+            scale=scale,
             n_quantiles=self.n_quantiles,
             spike_threshold=self.spike_threshold,
             max_spikes=self.max_spikes,
@@ -215,7 +217,8 @@ class TableEncoder:
             elif col.kind == "constant":
                 out[col.name] = _restore(col, np.full(n, col.constant, dtype=object))
             else:
-                out[col.name] = _restore(col, decoded[col.name])
+                scale = getattr(self.transforms_[col.name], "scale", 1.0)
+                out[col.name] = _restore(col, decoded[col.name], resolution=scale)
         return pd.DataFrame(out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +243,23 @@ class TableEncoder:
         return enc
 
 
+# Datetime resolutions tried, coarsest first: a day, an hour, a minute, a second, ms, us, ns.
+_RESOLUTIONS_NS = (86_400e9, 3_600e9, 60e9, 1e9, 1e6, 1e3, 1.0)
+
+
+def _datetime_resolution(ns: np.ndarray) -> float:
+    """The coarsest unit every timestamp is a whole multiple of, so decoding keeps it.
+
+    float64 holds recent timestamps in ns only to ~256 ns, hence the tolerance.
+    """
+    values = ns[~np.isnan(ns)]
+    for res in _RESOLUTIONS_NS:
+        units = values / res
+        if np.all(np.abs(units - np.round(units)) < 1e-3):
+            return res
+    return 1.0
+
+
 def _regenerate_ids(col: ColumnSchema, n: int) -> pd.Series:
     if "int" in col.dtype.lower() or "float" in col.dtype.lower():
         return pd.Series(np.arange(n), dtype=col.dtype)
@@ -253,13 +273,15 @@ def _pandas_dtype(dtype: str) -> Any:
         return object
 
 
-def _restore(col: ColumnSchema, values: np.ndarray) -> pd.Series:
+def _restore(col: ColumnSchema, values: np.ndarray, resolution: float = 1.0) -> pd.Series:
     """A Series with the column's original dtype from decoded plain values."""
     dtype = col.dtype
     if col.kind == "datetime":
         ns = np.asarray(values, dtype=np.float64)
         null = np.isnan(ns)
-        ts = pd.to_datetime(np.where(null, 0, ns).astype(np.int64), unit="ns")
+        # Whole units times the resolution in int64: float64 cannot hold recent ns exactly.
+        units = np.round(np.where(null, 0, ns) / resolution).astype(np.int64)
+        ts = pd.to_datetime(units * np.int64(resolution), unit="ns")
         s = pd.Series(ts).mask(null)
         if col.tz:
             s = s.dt.tz_localize("UTC").dt.tz_convert(col.tz)

@@ -43,6 +43,8 @@ class ContinuousTransform:
         n_quantiles: knots of the empirical CDF.
         spike_threshold: a value with at least this share of the non-null rows is a spike.
         max_spikes: at most this many spikes.
+        scale: the column's resolution: values are modelled in units of ``scale`` (datetimes
+            in ns with a resolution of a day, say, are integers in days).
     """
 
     kind = "continuous"
@@ -55,9 +57,11 @@ class ContinuousTransform:
         n_quantiles: int = 1000,
         spike_threshold: float = 0.02,
         max_spikes: int = 5,
+        scale: float = 1.0,
     ) -> None:
         self.method = method
         self.integer = integer
+        self.scale = scale
         self.n_quantiles = n_quantiles
         self.spike_threshold = spike_threshold
         self.max_spikes = max_spikes
@@ -66,6 +70,7 @@ class ContinuousTransform:
     def fit(self, x: np.ndarray, nullable: bool, rng: np.random.Generator) -> np.ndarray:
         """Learn the transform from float values (NaN = null); returns the dequantised values."""
         self.nullable = bool(nullable)
+        x = x / self.scale
         nonnull = x[~np.isnan(x)]
         self.min, self.max = float(nonnull.min()), float(nonnull.max())
         self.spikes = self._find_spikes(nonnull)
@@ -82,7 +87,7 @@ class ContinuousTransform:
             x = x.copy()
             is_regular = ~np.isnan(x) & ~np.isin(x, self.spikes)
             x[is_regular] = regular
-        return x
+        return x * self.scale
 
     def _find_spikes(self, nonnull: np.ndarray) -> list[float]:
         values, counts = np.unique(nonnull, return_counts=True)
@@ -194,6 +199,7 @@ class ContinuousTransform:
         Returns:
             ``(z (n, 1), states (n, 0 or 1), observed (n, 1), log_jacobian (n,))``.
         """
+        x = x / self.scale
         state = self.states(x)
         regular = state == 0
         z = np.zeros(len(x))
@@ -217,7 +223,7 @@ class ContinuousTransform:
             offset = 1 + int(self.nullable)
             for i, v in enumerate(self.spikes):
                 x[state == offset + i] = v
-        return x
+        return x * self.scale
 
     # --------------------------------------------------------------- state
     def to_dict(self) -> dict[str, Any]:
@@ -228,6 +234,7 @@ class ContinuousTransform:
             "n_quantiles": self.n_quantiles,
             "spike_threshold": self.spike_threshold,
             "max_spikes": self.max_spikes,
+            "scale": self.scale,
             "nullable": self.nullable,
             "min": self.min,
             "max": self.max,
@@ -247,6 +254,7 @@ class ContinuousTransform:
             n_quantiles=d["n_quantiles"],
             spike_threshold=d["spike_threshold"],
             max_spikes=d["max_spikes"],
+            scale=d.get("scale", 1.0),
         )
         t.nullable, t.min, t.max, t.spikes = d["nullable"], d["min"], d["max"], d["spikes"]
         if t.method == "standard":
