@@ -96,9 +96,7 @@ class AnomalyDetector(BaseEstimator):
         Returns:
             self
         """
-        validate_params(
-            self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector"
-        )
+        validate_params(self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector")
         self.synthesizer_ = self._synthesizer().fit(X, callbacks=callbacks)
         self._set_threshold(self.synthesizer_.score_samples(X))
         return self

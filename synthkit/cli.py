@@ -158,20 +158,10 @@ def _fit_with_progress(model: Any, df: pd.DataFrame) -> float:
     """Fit ``model`` on ``df`` with a progress bar on stderr; return the seconds it took."""
     from synthkit.callbacks import RichProgress
 
-    progress = RichProgress()
     start = time.perf_counter()
-    try:
+    # The context manager stops the bar even when the fit fails, so the error stays readable.
+    with RichProgress() as progress:
         model.fit(df, callbacks=[progress])
-    finally:
-        # A failed or interrupted fit never reaches on_fit_end: stop the live display so the
-        # error is readable and the terminal cursor comes back. RichProgress has no public
-        # close() yet, hence the fallback to its bar.
-        close = getattr(progress, "close", None)
-        bar = getattr(progress, "_progress", None)
-        if callable(close):
-            close()
-        elif bar is not None:
-            bar.stop()
     return time.perf_counter() - start
 
 
@@ -232,6 +222,13 @@ def _choose_model_dir(model_dir: Path | None, overwrite: bool) -> tuple[Path, bo
 
 
 # --------------------------------------------------------------------------- commands
+
+_LOAD_DEVICE_OPTION = click.option(
+    "--device",
+    default=None,
+    help="Where to run: auto, cpu, cuda, mps... [default: where it was fitted, if available,"
+    " else auto].",
+)
 
 # "\b" keeps click from re-wrapping the example block.
 _MAIN_HELP = """Learn a table's distribution, then sample synthetic rows or flag improbable ones.
@@ -394,12 +391,7 @@ def fit(
     help="Output table (.parquet, .csv, .csv.gz, .feather...); replaced if it exists.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed, for reproducible samples.")
-@click.option(
-    "--device",
-    default=None,
-    help="Where to run: auto, cpu, cuda, mps... [default: where it was fitted, if available,"
-    " else auto].",
-)
+@_LOAD_DEVICE_OPTION
 def sample(
     model_dir: Path, n_rows: int, output: Path, seed: int | None, device: str | None
 ) -> None:
@@ -450,12 +442,7 @@ def sample(
     metavar="K",
     help="Add the K columns that contribute most to each row's score (if the backend can).",
 )
-@click.option(
-    "--device",
-    default=None,
-    help="Where to run: auto, cpu, cuda, mps... [default: where it was fitted, if available,"
-    " else auto].",
-)
+@_LOAD_DEVICE_OPTION
 def score(
     model_dir: Path,
     data: Path,
@@ -489,11 +476,15 @@ def score(
     df = _read_data(data, console)
 
     kept = list(df.columns) if keep_all else list(dict.fromkeys(keep))
-    missing = [c for c in kept if c not in df.columns]
-    if missing:
-        raise DataValidationError(
-            [f"--keep column {c!r} is not in {data}" for c in missing], prefix="score"
-        )
+    problems = [f"--keep column {c!r} is not in {data}" for c in kept if c not in df.columns]
+    reserved = ("score", "is_anomaly") if detector else ("score",)
+    problems += [
+        f"--keep column {c!r} clashes with the output column of that name; rename it in {data}"
+        for c in kept
+        if c in reserved
+    ]
+    if problems:  # checked before scoring, which is the slow part
+        raise DataValidationError(problems, prefix="score")
 
     with _status(console, f"Scoring {len(df):,} rows"):
         explanation = None

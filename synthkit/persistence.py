@@ -116,7 +116,9 @@ def save_model(est: Any, path: Any, *, overwrite: bool = False) -> Path:
     try:
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1, allow_nan=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS_FILE)
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS_FILE
+        )
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -221,7 +223,9 @@ def load(path: Any, *, device: Any = None) -> Any:
     try:
         syn = _load_synthesizer(meta["synthesizer"], tensors, device)
     except (KeyError, TypeError) as exc:
-        raise IncompatibleModelError(f"the model at {path} is incomplete or corrupt: {exc}") from exc
+        raise IncompatibleModelError(
+            f"the model at {path} is incomplete or corrupt: {exc}"
+        ) from exc
     if meta["kind"] == "synthesizer":
         return syn
     from synthkit.anomaly import AnomalyDetector

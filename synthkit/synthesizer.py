@@ -204,9 +204,7 @@ class Synthesizer(BaseEstimator):
             size = min(_SAMPLE_CHUNK, int(n) - start)
             table = self.backend_.sample(size, generator=gen)
             decode_seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
-            parts.append(
-                self.encoder_.inverse_transform(table, np.random.default_rng(decode_seed))
-            )
+            parts.append(self.encoder_.inverse_transform(table, np.random.default_rng(decode_seed)))
         out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         return self._restore_ids(out)
 

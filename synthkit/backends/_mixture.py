@@ -24,7 +24,7 @@ from synthkit.callbacks import notify
 from synthkit.encoding import EncodedTable, FeatureLayout
 from synthkit.errors import BackendError, SynthkitWarning
 
-__all__ = ["MixtureParams", "fit_em", "log_prob", "column_log_prob", "sample", "n_free_params"]
+__all__ = ["MixtureParams", "column_log_prob", "fit_em", "log_prob", "n_free_params", "sample"]
 
 _LOG_2PI = math.log(2 * math.pi)
 _CHUNK = 1 << 16
@@ -365,7 +365,7 @@ def fit_em(
         resp = _kmeanspp_resp(_init_features(data, layout, dtype), n_components, generator)
         prev = -math.inf
         converged = False
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 (it is reported after the loop)
             params = _m_step(x, data.discrete, resp, layout, covariance_type, reg_covar, alpha)
             joint = _joint(EncodedTable(x, data.discrete, data.observed), params, offsets)
             norm = torch.logsumexp(joint, dim=1, keepdim=True)

@@ -46,7 +46,10 @@ class MixtureBackend(Backend):
 
     def load_state_dict(self, state: dict[str, Any], layout: FeatureLayout, device: Any) -> None:
         dtype = _mixture.float_dtype(torch.device(device))
-        t = {k: state[k].to(device=device, dtype=dtype) for k in ("log_weights", "means", "scale", "log_probs")}
+        t = {
+            k: state[k].to(device=device, dtype=dtype)
+            for k in ("log_weights", "means", "scale", "log_probs")
+        }
         self.params_ = _mixture.MixtureParams(covariance_type=state["covariance_type"], **t)
         self.fit_info_ = dict(state.get("fit_info", {}))
         self.layout_ = layout

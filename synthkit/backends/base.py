@@ -66,7 +66,9 @@ class Backend(BaseEstimator, ABC):
         Returns:
             self
         """
-        validate_params(self.get_params(deep=False), self._parameter_constraints, type(self).__name__)
+        validate_params(
+            self.get_params(deep=False), self._parameter_constraints, type(self).__name__
+        )
         if len(data) == 0:
             raise BackendError(f"{type(self).__name__}: cannot fit on an empty table")
         self.layout_ = layout

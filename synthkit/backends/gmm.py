@@ -85,7 +85,11 @@ class GMMBackend(MixtureBackend):
         self.candidates = candidates
 
     def _fit_one(
-        self, data: EncodedTable, layout: FeatureLayout, k: int, generator: torch.Generator,
+        self,
+        data: EncodedTable,
+        layout: FeatureLayout,
+        k: int,
+        generator: torch.Generator,
         callbacks: Sequence[Any] | None,
     ) -> tuple[_mixture.MixtureParams, dict[str, Any]]:
         return _mixture.fit_em(
@@ -121,7 +125,9 @@ class GMMBackend(MixtureBackend):
         bics = {}
         for k in sorted({int(c) for c in self.candidates if 1 <= int(c) <= n}):
             params, info = self._fit_one(data, layout, k, generator, callbacks)
-            bic = -2 * info["log_likelihood"] * n + _mixture.n_free_params(params, layout) * math.log(n)
+            bic = -2 * info["log_likelihood"] * n + _mixture.n_free_params(
+                params, layout
+            ) * math.log(n)
             bics[k] = bic
             if best is None or bic < best[2]:
                 best = (params, info, bic)

@@ -101,8 +101,14 @@ class NaiveBayesBackend(MixtureBackend):
         fixed = torch.full((k, k), -torch.inf, dtype=dtype, device=data.device)
         fixed.fill_diagonal_(0.0)
         self.params_ = _mixture._m_step(
-            data.continuous.to(dtype), data.discrete, resp, layout, "diag",
-            self.var_smoothing, self.alpha, fixed_log_probs={j: fixed},
+            data.continuous.to(dtype),
+            data.discrete,
+            resp,
+            layout,
+            "diag",
+            self.var_smoothing,
+            self.alpha,
+            fixed_log_probs={j: fixed},
         )
         ll = float(_mixture.log_prob(data, self.params_, layout).mean())
         self.fit_info_ = {"log_likelihood": ll, "n_iter": 1, "converged": True}

@@ -88,8 +88,10 @@ class TableEncoder:
     def fit_transform(
         self, df: pd.DataFrame, schema: TableSchema, rng: np.random.Generator
     ) -> EncodedTable:
-        """Fit on the training table and encode it for training (dequantised, placeholders
-        drawn from the regular values so they do not form a spike).
+        """Fit on the training table and encode it for training.
+
+        Integers are dequantised and unobserved continuous entries hold random regular values
+        (so the placeholders do not form a spike of their own).
 
         Returns:
             The encoded training table (on the CPU).
@@ -206,7 +208,9 @@ class TableEncoder:
         for g in self.layout_.groups:
             t = self.transforms_[g.name]
             if isinstance(t, ContinuousTransform):
-                decoded[g.name] = t.decode(cont[:, list(g.continuous)], disc[:, list(g.discrete)], rng)
+                decoded[g.name] = t.decode(
+                    cont[:, list(g.continuous)], disc[:, list(g.discrete)], rng
+                )
             else:
                 decoded[g.name] = t.decode(disc[:, list(g.discrete)], rng)
         for col in self.schema_.columns:
@@ -222,6 +226,7 @@ class TableEncoder:
         return pd.DataFrame(out)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fitted state (parameters and every column transform)."""
         return {
             "params": {
                 "continuous": self.continuous,
@@ -236,6 +241,7 @@ class TableEncoder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], schema: TableSchema) -> TableEncoder:
+        """Rebuild a fitted encoder from :meth:`to_dict` output and its schema."""
         enc = cls(**data["params"])
         enc.schema_ = schema
         enc.transforms_ = {k: transform_from_dict(v) for k, v in data["transforms"].items()}
@@ -295,9 +301,7 @@ def _restore(col: ColumnSchema, values: np.ndarray, resolution: float = 1.0) -> 
             return x  # nulls in a plain int column cannot be held: stay float
         return x.astype(_pandas_dtype(dtype))
     if dtype == "category" or col.ordered:
-        return pd.Series(
-            pd.Categorical(values, categories=col.categories, ordered=col.ordered)
-        )
+        return pd.Series(pd.Categorical(values, categories=col.categories, ordered=col.ordered))
     if dtype == "bool":
         return pd.Series(values, dtype=object).astype(bool)
     return pd.Series(values, dtype=_pandas_dtype(dtype))

@@ -58,6 +58,7 @@ class FeatureLayout:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
         return {
             "n_continuous": self.n_continuous,
             "cardinalities": list(self.cardinalities),
@@ -69,6 +70,7 @@ class FeatureLayout:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureLayout:
+        """Inverse of :meth:`to_dict`."""
         return cls(
             n_continuous=int(data["n_continuous"]),
             cardinalities=tuple(int(c) for c in data["cardinalities"]),
@@ -100,6 +102,7 @@ class EncodedTable:
 
     @property
     def device(self) -> torch.device:
+        """Device of the tensors."""
         return self.continuous.device
 
     def to(self, device: Any) -> EncodedTable:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_ndtr, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 __all__ = ["CategoricalTransform", "ContinuousTransform", "transform_from_dict"]
 
@@ -132,19 +132,22 @@ class ContinuousTransform:
     # --------------------------------------------------------------- layout
     @property
     def n_states(self) -> int:
+        """Number of states: regular, null (if nullable), one per spike."""
         return 1 + int(self.nullable) + len(self.spikes)
 
     @property
     def n_continuous(self) -> int:
+        """Float features: one."""
         return 1
 
     @property
     def cardinalities(self) -> tuple[int, ...]:
+        """One state feature when there is more than one state."""
         return (self.n_states,) if self.n_states > 1 else ()
 
     # ----------------------------------------------------------- transform
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """z and log|dz/dx| for regular (non-null, non-spike) values."""
+        """Z and log|dz/dx| for regular (non-null, non-spike) values."""
         if self.method == "standard":
             return (x - self.mean) / self.std, np.full(x.shape, -np.log(self.std))
         k = self.knots
@@ -227,6 +230,7 @@ class ContinuousTransform:
 
     # --------------------------------------------------------------- state
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fitted state."""
         out: dict[str, Any] = {
             "type": "continuous",
             "method": self.method,
@@ -248,6 +252,7 @@ class ContinuousTransform:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContinuousTransform:
+        """Inverse of :meth:`to_dict`."""
         t = cls(
             d["method"],
             integer=d["integer"],
@@ -299,18 +304,22 @@ class CategoricalTransform:
 
     @property
     def null_code(self) -> int:
+        """Code of a null value (when nullable)."""
         return len(self.kept)
 
     @property
     def other_code(self) -> int:
+        """Code of the bucket for rare and unseen categories (always the last)."""
         return len(self.kept) + int(self.nullable)
 
     @property
     def n_continuous(self) -> int:
+        """Float features: none."""
         return 0
 
     @property
     def cardinalities(self) -> tuple[int, ...]:
+        """One feature: kept categories, null, other."""
         return (self.other_code + 1,)
 
     def encode(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -354,6 +363,7 @@ class CategoricalTransform:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fitted state."""
         return {
             "type": "categorical",
             "categories": self.categories,
@@ -367,6 +377,7 @@ class CategoricalTransform:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CategoricalTransform:
+        """Inverse of :meth:`to_dict`."""
         t = cls(d["categories"], min_count=d["min_count"])
         t.nullable, t.kept, t.rare = d["nullable"], d["kept"], d["rare"]
         t.rare_counts, t.mode = d["rare_counts"], d["mode"]

@@ -64,7 +64,9 @@ def _parse_override(name: str, spec: Any) -> dict[str, Any]:
             "allowed: kind, categories, ordered"
         )
     if spec["kind"] not in KINDS:
-        raise SchemaError(f"column {name!r}: unknown kind {spec['kind']!r}; expected one of {KINDS}")
+        raise SchemaError(
+            f"column {name!r}: unknown kind {spec['kind']!r}; expected one of {KINDS}"
+        )
     return dict(spec)
 
 

@@ -56,6 +56,7 @@ class ColumnSchema:
         return self.kind in MODELED_KINDS
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (default-valued fields left out)."""
         return {k: v for k, v in asdict(self).items() if v not in (None, False)} | {
             "name": self.name,
             "kind": self.kind,
@@ -63,6 +64,7 @@ class ColumnSchema:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnSchema:
+        """Inverse of :meth:`to_dict`."""
         return cls(**data)
 
 
@@ -105,10 +107,12 @@ class TableSchema:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (default-valued fields left out)."""
         return {"n_rows": self.n_rows, "columns": [c.to_dict() for c in self.columns]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableSchema:
+        """Inverse of :meth:`to_dict`."""
         return cls(
             columns=[ColumnSchema.from_dict(c) for c in data["columns"]],
             n_rows=int(data.get("n_rows", 0)),

@@ -85,9 +85,10 @@ def _boolean(s: pd.Series, col: ColumnSchema) -> np.ndarray:
         return out
     text = s[~null].astype(str).str.strip().str.lower()
     is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
-    if not (is_true | is_false).all():
+    unknown = ~(is_true | is_false)
+    if unknown.any():
         raise DataValidationError(
-            f"column {col.name!r}: expected booleans, found ({_examples(s[~null][~(is_true | is_false)])})"
+            f"column {col.name!r}: expected booleans, found ({_examples(s[~null][unknown])})"
         )
     out[~null] = is_true.to_numpy()
     return out

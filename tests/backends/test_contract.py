@@ -78,7 +78,9 @@ def check_unfitted_raises(name: str, device: str) -> None:
 
 
 def check_clone_and_params(name: str, device: str) -> None:
-    syn = Synthesizer(name, {"alpha": 0.7} if "alpha" in get_backend_class(name)().get_params() else None)
+    syn = Synthesizer(
+        name, {"alpha": 0.7} if "alpha" in get_backend_class(name)().get_params() else None
+    )
     twin = clone(syn)
     assert twin.get_params() == syn.get_params()
     twin.set_params(random_state=3)
@@ -135,7 +137,10 @@ def check_density_normalised(name: str, device: str) -> None:
     df = pd.DataFrame({"x": x, "c": pd.Series(c, dtype="str")})
     for transform in ("quantile", "standard"):
         syn = Synthesizer(
-            name, FAST_PARAMS.get(name), continuous_transform=transform, device=device,
+            name,
+            FAST_PARAMS.get(name),
+            continuous_transform=transform,
+            device=device,
             random_state=0,
         ).fit(df)
         grid = _integration_grid(syn, "x", -60, 140)
@@ -175,14 +180,18 @@ def check_deterministic(name: str, device: str) -> None:
         pytest.skip("bitwise determinism is only promised on CPU")
     a, b = _fit(name, device, seed=5), _fit(name, device, seed=5)
     pd.testing.assert_frame_equal(a.sample(300), b.sample(300))
-    np.testing.assert_array_equal(a.score_samples(contract_table(50)), b.score_samples(contract_table(50)))
+    np.testing.assert_array_equal(
+        a.score_samples(contract_table(50)), b.score_samples(contract_table(50))
+    )
     # Consecutive calls continue the sequence; they do not reseed (scikit-learn #10539).
     assert not a.sample(50).equals(a.sample(50))
 
 
 def check_explain(name: str, device: str) -> None:
     cls = get_backend_class(name)
-    det = AnomalyDetector(name, FAST_PARAMS.get(name), contamination=0.05, device=device, random_state=0)
+    det = AnomalyDetector(
+        name, FAST_PARAMS.get(name), contamination=0.05, device=device, random_state=0
+    )
     df = contract_table(500)
     det.fit(df)
     np.testing.assert_array_equal(det.labels_, det.predict(df))
@@ -195,7 +204,13 @@ def check_explain(name: str, device: str) -> None:
             det.explain(probe)
         return
     ex = det.explain(probe, top_k=2)
-    assert list(ex.columns) == ["score", "top1_column", "top1_log_prob", "top2_column", "top2_log_prob"]
+    assert list(ex.columns) == [
+        "score",
+        "top1_column",
+        "top1_log_prob",
+        "top2_column",
+        "top2_log_prob",
+    ]
     assert (ex["top1_column"].iloc[:10] == "x").mean() >= 0.8
     assert (det.predict(probe)[:10] == -1).all()
 

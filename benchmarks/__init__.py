@@ -1,0 +1,1 @@
+"""synthkit benchmarks: measured outside the test suite, results under benchmarks/results/."""
