@@ -23,6 +23,9 @@ from synthkit.synthesizer import Synthesizer
 
 __all__ = ["AnomalyDetector"]
 
+_EXPLAIN_REFERENCE_ROWS = 20_000
+_EXPLAIN_LEVELS = 201
+
 
 class AnomalyDetector(BaseEstimator):
     """Flag rows with a low log-likelihood under a generative model of the training table.
@@ -45,6 +48,9 @@ class AnomalyDetector(BaseEstimator):
         threshold_: the same threshold (``offset_``), in log-likelihood units.
         decision_scores_: ``decision_function`` of the training rows.
         labels_: ``predict`` of the training rows (-1 anomaly, +1 normal).
+        explain_reference_: per column, quantiles of ``log p(x_col | rest)`` over training
+            rows (``None`` when the backend gives no per-column terms); :meth:`explain`
+            ranks columns by where a row falls in them, which is free of the columns' units.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -99,7 +105,22 @@ class AnomalyDetector(BaseEstimator):
         validate_params(self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector")
         self.synthesizer_ = self._synthesizer().fit(X, callbacks=callbacks)
         self._set_threshold(self.synthesizer_.score_samples(X))
+        self.explain_reference_ = self._explain_reference(X)
         return self
+
+    def _explain_reference(self, X: Any) -> dict[str, list[float]] | None:
+        """Quantiles of each column's conditional term on (up to 20,000) training rows."""
+        if not self.synthesizer_.backend_.supports_explain:
+            return None
+        from synthkit.synthesizer import _as_frame
+
+        frame = _as_frame(X)
+        if len(frame) > _EXPLAIN_REFERENCE_ROWS:
+            rng = np.random.default_rng(self.synthesizer_.seed_)
+            frame = frame.iloc[rng.choice(len(frame), _EXPLAIN_REFERENCE_ROWS, replace=False)]
+        terms = self.synthesizer_.explain(frame)
+        levels = np.linspace(0.0, 1.0, _EXPLAIN_LEVELS)
+        return {c: np.quantile(terms[c].to_numpy(), levels).tolist() for c in terms.columns}
 
     def _set_threshold(self, train_scores: np.ndarray) -> None:
         # The single place where contamination becomes a threshold and training labels.
@@ -146,11 +167,16 @@ class AnomalyDetector(BaseEstimator):
     def explain(self, X: Any, top_k: int = 3) -> pd.DataFrame:
         """The columns that make each row improbable.
 
-        For each row, the ``top_k`` columns with the lowest ``log p(x_col | rest of the row)``.
+        Each cell's term is ``log p(x_col | rest of the row)``. Log-densities depend on a
+        column's units (a column in dollars always has lower densities than one in years), so
+        columns are ranked by the cell's *tail*: the share of training rows whose term in that
+        column is at least as low (0 = lower than every training row). Ties are broken by the
+        term itself.
 
         Returns:
-            DataFrame indexed like ``X`` with ``score`` (log-likelihood), then
-            ``top{i}_column`` and ``top{i}_log_prob`` for ``i = 1..top_k``.
+            DataFrame indexed like ``X`` with ``score`` (log-likelihood), then for
+            ``i = 1..top_k``: ``top{i}_column``, ``top{i}_log_prob`` (the term) and
+            ``top{i}_tail``.
 
         Raises:
             BackendError: the backend gives no per-column terms.
@@ -159,13 +185,31 @@ class AnomalyDetector(BaseEstimator):
         terms = self.synthesizer_.explain(X)
         k = max(1, min(int(top_k), terms.shape[1]))
         values = terms.to_numpy()
-        order = np.argsort(values, axis=1, kind="stable")[:, :k]
+        tails = self._tails(terms)
+        order = np.lexsort((values, tails), axis=1)[:, :k]
         names = np.asarray(terms.columns, dtype=object)
-        out = {"score": self.score_samples(X)}
+        out: dict[str, Any] = {"score": self.score_samples(X)}
         for i in range(k):
-            out[f"top{i + 1}_column"] = names[order[:, i]]
-            out[f"top{i + 1}_log_prob"] = np.take_along_axis(values, order[:, i : i + 1], 1)[:, 0]
+            pick = order[:, i : i + 1]
+            out[f"top{i + 1}_column"] = names[pick[:, 0]]
+            out[f"top{i + 1}_log_prob"] = np.take_along_axis(values, pick, 1)[:, 0]
+            out[f"top{i + 1}_tail"] = np.take_along_axis(tails, pick, 1)[:, 0]
         return pd.DataFrame(out, index=terms.index)
+
+    def _tails(self, terms: pd.DataFrame) -> np.ndarray:
+        """Share of training rows whose term is at most each cell's, per column."""
+        levels = np.linspace(0.0, 1.0, _EXPLAIN_LEVELS)
+        ref = self.explain_reference_ or {}
+        tails = np.empty(terms.shape)
+        for j, col in enumerate(terms.columns):
+            q = np.asarray(ref[col]) if col in ref else None
+            if q is None:
+                tails[:, j] = np.nan
+                continue
+            x = terms[col].to_numpy()
+            # Right-continuous empirical CDF: below every reference value -> 0.
+            tails[:, j] = np.where(x < q[0], 0.0, np.interp(x, q, levels))
+        return tails
 
     def sample(self, n: int, *, random_state: Any = None) -> pd.DataFrame:
         """Synthetic rows from the fitted model (see :meth:`Synthesizer.sample`)."""

@@ -107,7 +107,14 @@ def save_model(est: Any, path: Any, *, overwrite: bool = False) -> Path:
         "synthesizer": payload,
     }
     if kind == "anomaly_detector":
-        meta["detector"] = {"params": _jsonable_params(est), "offset": est.offset_}
+        meta["detector"] = {
+            "params": _jsonable_params(est),
+            "offset": est.offset_,
+            "explain_reference": getattr(est, "explain_reference_", None),
+        }
+        import torch
+
+        tensors["detector.train_scores"] = torch.from_numpy(est.decision_scores_ + est.offset_)
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputFileError(f"{path} already exists; choose another path or pass overwrite=True")
@@ -232,5 +239,6 @@ def load(path: Any, *, device: Any = None) -> Any:
 
     det = AnomalyDetector(**meta["detector"]["params"])
     det.synthesizer_ = syn
-    det.offset_ = float(meta["detector"]["offset"])
+    det._set_threshold(tensors["detector.train_scores"].numpy().astype("float64"))
+    det.explain_reference_ = meta["detector"].get("explain_reference")
     return det

@@ -9,6 +9,7 @@ import torch
 from synthkit.backends import _mixture
 from synthkit.backends.base import Backend
 from synthkit.encoding import EncodedTable, FeatureLayout
+from synthkit.errors import IncompatibleModelError
 
 __all__ = ["MixtureBackend"]
 
@@ -50,7 +51,25 @@ class MixtureBackend(Backend):
             k: state[k].to(device=device, dtype=dtype)
             for k in ("log_weights", "means", "scale", "log_probs")
         }
+        _check_shapes(t, state["covariance_type"], layout)
         self.params_ = _mixture.MixtureParams(covariance_type=state["covariance_type"], **t)
         self.fit_info_ = dict(state.get("fit_info", {}))
         self.layout_ = layout
         self.device_ = torch.device(device)
+
+
+def _check_shapes(t: dict[str, torch.Tensor], covariance_type: str, layout: FeatureLayout) -> None:
+    """Fail at load time, not with a torch shape error at the first sample or score."""
+    k, d, c = t["log_weights"].shape[0], layout.n_continuous, sum(layout.cardinalities)
+    scale = {"full": (k, d, d), "diag": (k, d)}.get(covariance_type)
+    expected = {"log_weights": (k,), "means": (k, d), "scale": scale, "log_probs": (k, c)}
+    wrong = [
+        f"{name} has shape {tuple(t[name].shape)}, expected {shape}"
+        for name, shape in expected.items()
+        if tuple(t[name].shape) != shape
+    ]
+    if wrong:
+        raise IncompatibleModelError(
+            f"the saved mixture does not match its feature layout ({covariance_type!r} "
+            f"covariance, {d} continuous features, {c} category codes): " + "; ".join(wrong)
+        )

@@ -86,7 +86,9 @@ def _column_schema(s: pd.Series, kind: str, override: dict[str, Any]) -> ColumnS
         finite = values[np.isfinite(values)]
         col.min, col.max = float(finite.min()), float(finite.max())
         if kind == "datetime":
-            col.tz = str(s.dt.tz) if getattr(s.dt, "tz", None) is not None else None
+            # Text declared as datetime has no ``.dt`` accessor (and no time zone).
+            tz = getattr(s.dt, "tz", None) if pd.api.types.is_datetime64_any_dtype(s) else None
+            col.tz = str(tz) if tz is not None else None
         return col
     # categorical / boolean
     if kind == "boolean":
@@ -131,9 +133,10 @@ def infer_schema(
         The table's schema.
 
     Raises:
-        DataValidationError: the table is empty, has duplicate or all-null columns, or infinite
-            values (every problem is listed).
-        SchemaError: an override names a missing column or cannot apply to its values.
+        DataValidationError: the table is empty, has duplicate or all-null columns, infinite
+            values, or values that do not fit a declared kind (every problem is listed).
+        SchemaError: an override is malformed, names a missing column, or declares
+            categories that miss seen values.
 
     Example:
         >>> import pandas as pd

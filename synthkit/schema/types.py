@@ -57,7 +57,13 @@ class ColumnSchema:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (default-valued fields left out)."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, False)} | {
+        # Leave out defaults, but by identity: ``0 in (None, False)`` is True, and a min or a
+        # constant of 0 (or a constant False) must survive a save/load round trip.
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and not (k in ("nullable", "ordered") and v is False)
+        } | {
             "name": self.name,
             "kind": self.kind,
         }

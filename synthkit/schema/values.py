@@ -58,7 +58,12 @@ def _datetime(s: pd.Series, col: ColumnSchema) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         parsed = s
     else:
-        parsed = pd.to_datetime(s, errors="coerce", utc=col.tz is not None)
+        import warnings
+
+        with warnings.catch_warnings():
+            # pandas warns when it cannot infer one format; bad values are reported below.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(s, errors="coerce", utc=col.tz is not None)
         bad = parsed.isna() & s.notna()
         if bad.any():
             raise DataValidationError(

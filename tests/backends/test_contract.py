@@ -208,8 +208,10 @@ def check_explain(name: str, device: str) -> None:
         "score",
         "top1_column",
         "top1_log_prob",
+        "top1_tail",
         "top2_column",
         "top2_log_prob",
+        "top2_tail",
     ]
     assert (ex["top1_column"].iloc[:10] == "x").mean() >= 0.8
     assert (det.predict(probe)[:10] == -1).all()
