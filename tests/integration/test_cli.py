@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -456,8 +457,14 @@ def test_demo(tmp_path, device):
     assert "mean log-likelihood" in result.stdout
     data = read_table(out / "data.parquet")
     assert data.shape == (4000, 15)
-    assert read_table(out / "synthetic.parquet").shape == (4000, 15)
+    assert read_table(out / "synthetic.parquet").shape == (3200, 15)  # the 80 % training split
     scores = read_table(out / "scores.parquet")
     assert list(scores.columns[-2:]) == ["score", "is_anomaly"]
     assert 0 < scores["is_anomaly"].sum() < 400
+    report = json.loads((out / "report.json").read_text())
+    assert str(out / "report.json") in result.stdout
+    assert report["n_train"] == 3200 and report["n_holdout"] == 800
+    # A reasonable model of 3,200 rows is within a few points of the real-data noise floor.
+    assert 0 <= report["shape_error_pct"] < report["noise_floor_shape_error_pct"] + 2
+    assert 0 <= report["trend_error_pct"] < report["noise_floor_trend_error_pct"] + 3
     print(f"demo took {elapsed:.1f} s")
