@@ -107,16 +107,14 @@ class TableEncoder:
                 t = self._make_transform(col, np.zeros(0))
             self.transforms_[col.name] = t
             if isinstance(t, ContinuousTransform):
-                deq = t.fit(values, col.nullable, rng)
-                z, _, regular, _ = t.encode(deq)
-                fill = None
-                if not regular.all():
-                    pool = z[regular[:, 0], 0]
-                    fill = rng.choice(pool, size=len(values))
-                parts = t.encode(deq, regular_fill=fill)
-                cont.append(parts[0])
-                disc.append(parts[1])
-                obs.append(parts[2])
+                z, states, regular, _ = t.encode(t.fit(values, col.nullable, rng))
+                hole = ~regular[:, 0]
+                if hole.any():
+                    # Placeholders follow the regular values, so they never form a spike.
+                    z[hole, 0] = rng.choice(z[~hole, 0], size=int(hole.sum()))
+                cont.append(z)
+                disc.append(states)
+                obs.append(regular)
             else:
                 t.fit(values, col.nullable, rng)
                 codes, _ = t.encode(values)

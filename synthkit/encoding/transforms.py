@@ -189,18 +189,12 @@ class ContinuousTransform:
             state[x == v] = offset + i
         return state
 
-    def encode(
-        self, x: np.ndarray, regular_fill: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Encode float values.
-
-        Args:
-            x: values, NaN for null (nulls must be allowed by ``nullable``).
-            regular_fill: encoded values to put where the row is not regular (used in
-                training so the placeholder follows the regular distribution); 0 otherwise.
+    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Encode float values (NaN for null; nulls must be allowed by ``nullable``).
 
         Returns:
-            ``(z (n, 1), states (n, 0 or 1), observed (n, 1), log_jacobian (n,))``.
+            ``(z (n, 1), states (n, 0 or 1), observed (n, 1), log_jacobian (n,))``; ``z`` is
+            0 where the row is not regular (null or spike).
         """
         x = x / self.scale
         state = self.states(x)
@@ -208,8 +202,6 @@ class ContinuousTransform:
         z = np.zeros(len(x))
         logj = np.zeros(len(x))
         z[regular], logj[regular] = self._forward(x[regular])
-        if regular_fill is not None:
-            z[~regular] = regular_fill[~regular]
         disc = state[:, None] if self.n_states > 1 else np.zeros((len(x), 0), dtype=np.int64)
         return z[:, None], disc, regular[:, None], logj
 
