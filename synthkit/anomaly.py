@@ -21,7 +21,7 @@ from synthkit._validation import Interval, validate_params
 from synthkit.errors import NotFittedError
 from synthkit.synthesizer import Synthesizer
 
-__all__ = ["AnomalyDetector"]
+__all__ = ["AnomalyDetector", "top_columns"]
 
 _EXPLAIN_REFERENCE_ROWS = 20_000
 _EXPLAIN_LEVELS = 201
@@ -126,7 +126,11 @@ class AnomalyDetector(BaseEstimator):
         # The single place where contamination becomes a threshold and training labels.
         self.offset_ = float(np.quantile(train_scores, self.contamination))
         self.decision_scores_ = train_scores - self.offset_
-        self.labels_ = np.where(self.decision_scores_ < 0, -1, 1)
+        self.labels_ = self.labels_from_scores(train_scores)
+
+    def labels_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """-1/+1 labels for log-likelihoods already computed (the rule ``predict`` uses)."""
+        return np.where(np.asarray(scores) - self.offset_ < 0, -1, 1)
 
     @property
     def threshold_(self) -> float:
@@ -154,7 +158,7 @@ class AnomalyDetector(BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """-1 for anomalies, +1 for normal rows."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return self.labels_from_scores(self.score_samples(X))
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit, then return the training labels (equal to ``predict(X)``)."""
@@ -183,18 +187,9 @@ class AnomalyDetector(BaseEstimator):
         """
         self._check_fitted()
         terms = self.synthesizer_.explain(X)
-        k = max(1, min(int(top_k), terms.shape[1]))
-        values = terms.to_numpy()
-        tails = self._tails(terms)
-        order = np.lexsort((values, tails), axis=1)[:, :k]
-        names = np.asarray(terms.columns, dtype=object)
-        out: dict[str, Any] = {"score": self.score_samples(X)}
-        for i in range(k):
-            pick = order[:, i : i + 1]
-            out[f"top{i + 1}_column"] = names[pick[:, 0]]
-            out[f"top{i + 1}_log_prob"] = np.take_along_axis(values, pick, 1)[:, 0]
-            out[f"top{i + 1}_tail"] = np.take_along_axis(tails, pick, 1)[:, 0]
-        return pd.DataFrame(out, index=terms.index)
+        top = top_columns(terms, top_k, self._tails(terms))
+        top.insert(0, "score", self.score_samples(X))
+        return top
 
     def _tails(self, terms: pd.DataFrame) -> np.ndarray:
         """Share of training rows whose term is at most each cell's, per column."""
@@ -221,3 +216,31 @@ class AnomalyDetector(BaseEstimator):
         from synthkit.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def top_columns(terms: pd.DataFrame, top_k: int, tails: np.ndarray | None = None) -> pd.DataFrame:
+    """The ``top_k`` most surprising columns of each row.
+
+    Args:
+        terms: per-column ``log p(x_col | rest)`` (:meth:`Synthesizer.explain`).
+        top_k: columns to report per row.
+        tails: per-cell share of training rows at least as surprising (same shape as
+            ``terms``); when given, it ranks the columns (unit-free) and the terms break ties.
+
+    Returns:
+        DataFrame indexed like ``terms`` with ``top{i}_column``, ``top{i}_log_prob`` and, when
+        ``tails`` is given, ``top{i}_tail`` for ``i = 1..top_k``.
+    """
+    k = max(1, min(int(top_k), terms.shape[1]))
+    values = terms.to_numpy()
+    keys = (values,) if tails is None else (values, tails)
+    order = np.lexsort(keys, axis=1)[:, :k]
+    names = np.asarray(terms.columns, dtype=object)
+    out: dict[str, Any] = {}
+    for i in range(k):
+        pick = order[:, i : i + 1]
+        out[f"top{i + 1}_column"] = names[pick[:, 0]]
+        out[f"top{i + 1}_log_prob"] = np.take_along_axis(values, pick, 1)[:, 0]
+        if tails is not None:
+            out[f"top{i + 1}_tail"] = np.take_along_axis(tails, pick, 1)[:, 0]
+    return pd.DataFrame(out, index=terms.index)

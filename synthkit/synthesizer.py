@@ -242,6 +242,32 @@ class Synthesizer(BaseEstimator):
         lp = self.backend_.log_prob(table).detach().cpu().numpy().astype(np.float64)
         return lp + logj.sum(axis=1)
 
+    def score_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Score what can be scored; say why for the rest (for batch jobs).
+
+        Returns:
+            ``(scores, reasons)``: log-likelihoods with NaN for rows that cannot be scored
+            (a value of the wrong type, an infinite value, a null in a numeric column that had
+            none at fit time), and ``reasons``: ``None`` when every row was scored, else an
+            object array with ``None`` for scored rows and the reason, naming the column, for
+            the others.
+
+        Raises:
+            DataValidationError: the frame itself is unusable (missing columns, no rows).
+        """
+        self._check_fitted()
+        table, logj, reasons = self.encoder_.transform_rows(_as_frame(X))
+        if reasons is None:
+            lp = self.backend_.log_prob(table).detach().cpu().numpy().astype(np.float64)
+            return lp + logj.sum(axis=1), None
+        import torch
+
+        good = np.equal(reasons, None)
+        scores = np.full(len(reasons), np.nan)
+        lp = self.backend_.log_prob(table.rows(torch.from_numpy(good)))
+        scores[good] = lp.detach().cpu().numpy().astype(np.float64) + logj[good].sum(axis=1)
+        return scores, reasons
+
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood per row (higher is better), scikit-learn's ``score``."""
         return float(np.mean(self.score_samples(X)))

@@ -163,10 +163,18 @@ def _disc_log_prob(
     """``(n, K)`` sum over discrete features of log p(code | k); ``mask`` drops features."""
     if codes.shape[1] == 0:
         return p.log_probs.new_zeros(codes.shape[0], p.n_components)
-    terms = p.log_probs.T[codes + offsets]  # (n, m, K)
+    # embedding_bag gathers and sums in one kernel, without the (n, m, K) intermediate; in
+    # float32 it is ~15x faster on CPU than in float64, and a sum of a few dozen
+    # log-probabilities needs no more precision. A masked-out impossible category (-inf) must
+    # add 0, not 0 * -inf = NaN, hence the clamp.
+    table = p.log_probs.T.float()
     if mask is not None:
-        terms = torch.where(mask.unsqueeze(2), terms, terms.new_zeros(()))
-    return terms.sum(1)
+        table = table.clamp_min(torch.finfo(table.dtype).min)
+    weights = None if mask is None else mask.to(table.dtype)
+    out = torch.nn.functional.embedding_bag(
+        codes + offsets, table, per_sample_weights=weights, mode="sum"
+    )
+    return out.to(p.log_probs.dtype)
 
 
 def _joint(

@@ -19,7 +19,7 @@ from synthkit.encoding.transforms import (
 )
 from synthkit.errors import DataValidationError
 from synthkit.schema import ColumnSchema, TableSchema, check_frame
-from synthkit.schema.values import coerce_column
+from synthkit.schema.values import coerce_column, coerce_rows
 
 __all__ = ["TableEncoder"]
 
@@ -159,26 +159,67 @@ class TableEncoder:
             DataValidationError: missing columns, values of the wrong type, infinite values, or
                 nulls in a numeric column that had none at fit time (every problem listed).
         """
+        table, logj, bad, reasons = self._transform(df)
+        if bad.any():
+            raise DataValidationError([r for r in reasons if r])
+        return table, logj
+
+    def transform_rows(self, df: Any) -> tuple[EncodedTable, np.ndarray, np.ndarray | None]:
+        """Encode rows, marking those that cannot be encoded instead of raising.
+
+        Returns:
+            ``(encoded table, log_jacobian, reasons)``: ``reasons`` is ``None`` when every row
+            is good, else an object array with ``None`` for good rows and a message naming the
+            column(s) for bad ones (wrong type, infinite, or null in a numeric column that had
+            no nulls at fit time). The encodings of bad rows are placeholders: drop them
+            before scoring.
+
+        Raises:
+            DataValidationError: the frame itself is unusable (missing columns, no rows).
+        """
+        table, logj, bad, col_reasons = self._transform(df)
+        rows = bad.any(axis=1)
+        if not rows.any():
+            return table, logj, None  # the common case: no per-row work at all
+        reasons = np.full(len(bad), None, dtype=object)
+        if rows.any():
+            # One message per distinct combination of bad columns, not one per row.
+            patterns, inverse = np.unique(bad[rows], axis=0, return_inverse=True)
+            messages = np.array(
+                ["; ".join(r for r, b in zip(col_reasons, p, strict=True) if b) for p in patterns],
+                dtype=object,
+            )
+            reasons[rows] = messages[inverse.reshape(-1)]
+        return table, logj, reasons
+
+    def _transform(self, df: Any) -> tuple[EncodedTable, np.ndarray, np.ndarray, list[str]]:
+        """Encode every row.
+
+        Returns:
+            ``(table, log_jacobian, bad, reasons)``: ``bad[:, i]`` marks rows whose column
+            ``i`` cannot be encoded and ``reasons[i]`` says why ("" when none is bad).
+        """
         df = check_frame(df, self.schema_)
         n = len(df)
+        modeled = self.schema_.modeled
         cont, disc, obs = [], [], []
-        logj = np.zeros((n, len(self.schema_.modeled)))
-        problems = []
-        for i, col in enumerate(self.schema_.modeled):
+        logj = np.zeros((n, len(modeled)))
+        bad = np.zeros((n, len(modeled)), dtype=bool)
+        reasons = [""] * len(modeled)
+        for i, col in enumerate(modeled):
             t = self.transforms_[col.name]
-            try:
-                values = coerce_column(df[col.name], col)
-            except DataValidationError as exc:
-                problems.extend(exc.problems)
-                continue
+            values, col_bad, reason = coerce_rows(df[col.name], col)
             if isinstance(t, ContinuousTransform):
-                n_null = int(np.isnan(values).sum())
-                if n_null and not t.nullable:
-                    problems.append(
-                        f"column {col.name!r} has {n_null} nulls/NaN but had none when the model "
-                        "was fitted; fill them, drop those rows, or refit on data with nulls"
+                null = np.isnan(values) & ~col_bad
+                if null.any() and not t.nullable:
+                    reason = (reason + "; " if reason else "") + (
+                        f"column {col.name!r} has {int(null.sum())} nulls/NaN but had none when "
+                        "the model was fitted; fill them, drop those rows, or refit on data with "
+                        "nulls"
                     )
-                    continue
+                    col_bad = col_bad | null
+                if col_bad.any():
+                    values = np.where(col_bad, t.min * t.scale, values)  # any valid placeholder
                 z, states, regular, lj = t.encode(values)
                 cont.append(z)
                 disc.append(states)
@@ -188,9 +229,9 @@ class TableEncoder:
                 codes, lp = t.encode(values)
                 disc.append(codes)
                 logj[:, i] = lp
-        if problems:
-            raise DataValidationError(problems)
-        return self._stack(cont, disc, obs, n), logj
+            bad[:, i] = col_bad
+            reasons[i] = reason
+        return self._stack(cont, disc, obs, n), logj, bad, reasons
 
     def inverse_transform(self, table: EncodedTable, rng: np.random.Generator) -> pd.DataFrame:
         """Decode an encoded table to a DataFrame with the original columns and dtypes.
