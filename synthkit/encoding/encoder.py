@@ -19,7 +19,7 @@ from synthkit.encoding.transforms import (
 )
 from synthkit.errors import DataValidationError
 from synthkit.schema import ColumnSchema, TableSchema, check_frame
-from synthkit.schema.values import coerce_column, coerce_rows
+from synthkit.schema.values import Problems, coerce_column, coerce_rows, problem_messages
 
 __all__ = ["TableEncoder"]
 
@@ -159,9 +159,9 @@ class TableEncoder:
             DataValidationError: missing columns, values of the wrong type, infinite values, or
                 nulls in a numeric column that had none at fit time (every problem listed).
         """
-        table, logj, bad, reasons = self._transform(df)
-        if bad.any():
-            raise DataValidationError([r for r in reasons if r])
+        table, logj, problems = self._transform(df)
+        if problems:
+            raise DataValidationError(problem_messages(problems))
         return table, logj
 
     def transform_rows(self, df: Any) -> tuple[EncodedTable, np.ndarray, np.ndarray | None]:
@@ -169,57 +169,57 @@ class TableEncoder:
 
         Returns:
             ``(encoded table, log_jacobian, reasons)``: ``reasons`` is ``None`` when every row
-            is good, else an object array with ``None`` for good rows and a message naming the
-            column(s) for bad ones (wrong type, infinite, or null in a numeric column that had
-            no nulls at fit time). The encodings of bad rows are placeholders: drop them
-            before scoring.
+            is good, else an object array with ``None`` for good rows and, for bad ones, the
+            problems of that row, each naming its column (wrong type, infinite, or null in a
+            numeric column that had no nulls at fit time). The encodings of bad rows are
+            placeholders: drop them before scoring.
 
         Raises:
             DataValidationError: the frame itself is unusable (missing columns, no rows).
         """
-        table, logj, bad, col_reasons = self._transform(df)
-        rows = bad.any(axis=1)
-        if not rows.any():
+        table, logj, problems = self._transform(df)
+        if not problems:
             return table, logj, None  # the common case: no per-row work at all
+        masks = np.stack([rows for rows, _ in problems], axis=1)
+        messages = [msg for _, msg in problems]
+        bad = masks.any(axis=1)
         reasons = np.full(len(bad), None, dtype=object)
-        if rows.any():
-            # One message per distinct combination of bad columns, not one per row.
-            patterns, inverse = np.unique(bad[rows], axis=0, return_inverse=True)
-            messages = np.array(
-                ["; ".join(r for r, b in zip(col_reasons, p, strict=True) if b) for p in patterns],
-                dtype=object,
-            )
-            reasons[rows] = messages[inverse.reshape(-1)]
+        # One joined message per distinct combination of problems, not one per row.
+        patterns, inverse = np.unique(masks[bad], axis=0, return_inverse=True)
+        joined = np.array(
+            ["; ".join(m for m, on in zip(messages, p, strict=True) if on) for p in patterns],
+            dtype=object,
+        )
+        reasons[bad] = joined[inverse.reshape(-1)]
         return table, logj, reasons
 
-    def _transform(self, df: Any) -> tuple[EncodedTable, np.ndarray, np.ndarray, list[str]]:
-        """Encode every row.
-
-        Returns:
-            ``(table, log_jacobian, bad, reasons)``: ``bad[:, i]`` marks rows whose column
-            ``i`` cannot be encoded and ``reasons[i]`` says why ("" when none is bad).
-        """
+    def _transform(self, df: Any) -> tuple[EncodedTable, np.ndarray, Problems]:
+        """Encode every row; returns the problems found as ``(rows, message)`` pairs."""
         df = check_frame(df, self.schema_)
         n = len(df)
         modeled = self.schema_.modeled
         cont, disc, obs = [], [], []
         logj = np.zeros((n, len(modeled)))
-        bad = np.zeros((n, len(modeled)), dtype=bool)
-        reasons = [""] * len(modeled)
+        problems: Problems = []
         for i, col in enumerate(modeled):
             t = self.transforms_[col.name]
-            values, col_bad, reason = coerce_rows(df[col.name], col)
+            values, col_problems = coerce_rows(df[col.name], col)
             if isinstance(t, ContinuousTransform):
-                null = np.isnan(values) & ~col_bad
+                bad = np.zeros(n, dtype=bool)
+                for rows, _ in col_problems:
+                    bad |= rows
+                null = np.isnan(values) & ~bad
                 if null.any() and not t.nullable:
-                    reason = (reason + "; " if reason else "") + (
-                        f"column {col.name!r} has {int(null.sum())} nulls/NaN but had none when "
-                        "the model was fitted; fill them, drop those rows, or refit on data with "
-                        "nulls"
+                    col_problems.append(
+                        (
+                            null,
+                            f"column {col.name!r}: null, but the column had no nulls when "
+                            "the model was fitted (fill it, drop the row, or refit with nulls)",
+                        )
                     )
-                    col_bad = col_bad | null
-                if col_bad.any():
-                    values = np.where(col_bad, t.min * t.scale, values)  # any valid placeholder
+                    bad |= null
+                if bad.any():
+                    values = np.where(bad, t.min * t.scale, values)  # any valid placeholder
                 z, states, regular, lj = t.encode(values)
                 cont.append(z)
                 disc.append(states)
@@ -229,9 +229,8 @@ class TableEncoder:
                 codes, lp = t.encode(values)
                 disc.append(codes)
                 logj[:, i] = lp
-            bad[:, i] = col_bad
-            reasons[i] = reason
-        return self._stack(cont, disc, obs, n), logj, bad, reasons
+            problems.extend(p for p in col_problems if p[0].any())
+        return self._stack(cont, disc, obs, n), logj, problems
 
     def inverse_transform(self, table: EncodedTable, rng: np.random.Generator) -> pd.DataFrame:
         """Decode an encoded table to a DataFrame with the original columns and dtypes.
