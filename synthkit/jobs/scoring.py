@@ -38,7 +38,7 @@ import numpy as np
 
 from synthkit.errors import ConfigError, DataValidationError, InputFileError
 
-__all__ = ["JobSummary", "score_job"]
+__all__ = ["JobSummary", "input_columns", "score_job"]
 
 JOB_FILE = "_job.json"
 SUCCESS_FILE = "_SUCCESS"
@@ -160,13 +160,13 @@ def _csv_batches(path: Path, columns: list[str], block_bytes: int) -> Iterator[A
 
 
 # ------------------------------------------------------------------------------ the job
-def _fingerprint_model(model: Any) -> tuple[str, Any]:
+def _fingerprint_model(model: Any, device: Any = None) -> tuple[str, Any]:
     """``(sha256 of the saved model, the loaded estimator)``."""
     from synthkit.persistence import META_FILE, WEIGHTS_FILE, load
 
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
-        est = load(path)
+        est = load(path, device=device)
     else:
         est, tmp = model, tempfile.mkdtemp(prefix="synthkit-fp-")
         path = Path(tmp) / "m"
@@ -197,32 +197,31 @@ def _job_spec(model_fp: str, files: list[Path], options: dict[str, Any]) -> dict
 
 
 def _prepare_output(out_dir: Path, spec: dict[str, Any], overwrite: bool) -> bool:
-    """Create or reuse ``out_dir``; returns True when the job is already complete."""
+    """Create, resume or replace ``out_dir``; returns True when the job is already complete.
+
+    The same job (same model, input files and options) always resumes; ``overwrite`` only
+    allows discarding the results of a *different* job. A directory that is not a scoring
+    output is never deleted.
+    """
     job_file = out_dir / JOB_FILE
-    if out_dir.exists() and overwrite:
-        if not job_file.exists() and any(out_dir.iterdir()):
-            raise InputFileError(
-                f"{out_dir} exists and is not a synthkit scoring output; refusing to overwrite it"
-            )
-        shutil.rmtree(out_dir)
-    if out_dir.exists():
-        if not job_file.exists():
-            if any(out_dir.iterdir()):
-                raise InputFileError(
-                    f"{out_dir} exists and is not a synthkit scoring output; choose another path"
-                )
-        else:
-            previous = json.loads(job_file.read_text(encoding="utf-8"))
-            if previous != spec:
-                raise ConfigError(
-                    f"{out_dir} holds the results of a different job (the model, the input "
-                    "files or the options changed); choose a new output or pass overwrite"
-                )
+    if out_dir.exists() and not job_file.exists() and any(out_dir.iterdir()):
+        raise InputFileError(
+            f"{out_dir} exists and is not a synthkit scoring output; choose another path"
+        )
+    if job_file.exists():
+        previous = json.loads(job_file.read_text(encoding="utf-8"))
+        if previous == spec:
             for stray in list(out_dir.rglob("*.tmp")):  # parts a killed run did not finish
                 stray.unlink()
             return (out_dir / SUCCESS_FILE).exists()
+        if not overwrite:
+            raise ConfigError(
+                f"{out_dir} holds the results of a different job (the model, the input files "
+                "or the options changed); choose a new output or pass overwrite"
+            )
+        shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(job_file, json.dumps(spec, indent=1))
+    _atomic_write_text(out_dir / JOB_FILE, json.dumps(spec, indent=1))
     return False
 
 
@@ -290,6 +289,7 @@ def score_job(
     batch_rows: int = 262_144,
     unit_rows: int = 1_048_576,
     overwrite: bool = False,
+    device: Any = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> JobSummary:
     """Score every row of a large table with a saved model; resumable and exactly once.
@@ -305,7 +305,9 @@ def score_job(
         explain: add the ``explain`` top-K columns for each row (0 = none).
         batch_rows: rows scored at once (memory is proportional to it).
         unit_rows: rows per unit of work and part file (the granularity of resumption).
-        overwrite: discard an existing output of another job instead of refusing.
+        overwrite: replace an existing output file, or the results of a *different* job in
+            the output directory, instead of refusing (the same job always resumes).
+        device: where to load a model given as a directory (``None``: as saved, else auto).
         on_progress: called as ``on_progress(units_done, units_total, rows_done)``.
 
     Returns:
@@ -327,15 +329,20 @@ def score_job(
     if any(out.resolve() == f.resolve() for f in files) or out.resolve() == in_path.resolve():
         raise InputFileError(f"output {out} is the input; choose another path")
     single = out.name.lower().endswith(_TABLE_SUFFIXES)
+    if not single and out.suffix and not out.is_dir():
+        raise InputFileError(
+            f"output {out}: unsupported format; use .parquet, .pq, .csv, .csv.gz or a "
+            "directory (a name without an extension)"
+        )
     out_dir = out.with_name(f".{out.name}.parts") if single else out
     if single and out.exists() and not overwrite:
         raise InputFileError(f"{out} already exists; choose another path or overwrite")
 
-    model_fp, est = _fingerprint_model(model)
+    model_fp, est = _fingerprint_model(model, device)
     syn = getattr(est, "synthesizer_", est)
     needed = [c.name for c in syn.schema_.modeled]
     columns = list(dict.fromkeys([*needed, *keep]))
-    _check_columns(files[0], fmt, columns, needed, keep)
+    _check_columns(files[0], needed, keep)
     options = {"keep": list(keep), "explain": explain, "unit_rows": unit_rows}
     if fmt == "csv":
         options["batch_rows"] = batch_rows  # CSV units are made of batches: part of the plan
@@ -356,17 +363,20 @@ def score_job(
     return summary
 
 
-def _check_columns(
-    first: Path, fmt: str, columns: list[str], needed: list[str], keep: Sequence[str]
-) -> None:
+def input_columns(input_path: str | os.PathLike) -> list[str]:
+    """Column names of a scoring input (Parquet file or directory, or CSV), without reading it."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
+    files, fmt = _input_files(Path(input_path))
     if fmt == "parquet":
-        present = set(pq.ParquetFile(first).schema_arrow.names)
-    else:
-        with pcsv.open_csv(first) as reader:
-            present = set(reader.schema.names)
+        return list(pq.ParquetFile(files[0]).schema_arrow.names)
+    with pcsv.open_csv(files[0]) as reader:
+        return list(reader.schema.names)
+
+
+def _check_columns(first: Path, needed: list[str], keep: Sequence[str]) -> None:
+    present = set(input_columns(first))
     problems = [
         f"column {c!r} is missing (the model was fitted with it)"
         for c in needed
