@@ -66,8 +66,12 @@ class IncompatibleModelError(SynthkitError):
     """A saved model cannot be read by this version of synthkit (or is not a synthkit model)."""
 
 
-class ConfigError(SynthkitError, ValueError):
-    """A parameter or configuration value is invalid; the message names it."""
+class ConfigError(_ProblemsError, ValueError):
+    """A parameter or configuration value is invalid; the message names it.
+
+    Attributes:
+        problems: one message per invalid parameter or key.
+    """
 
 
 class BackendError(SynthkitError):
