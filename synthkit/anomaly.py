@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from synthkit._validation import Interval, validate_params
-from synthkit.errors import NotFittedError
+from synthkit.errors import ConfigError, NotFittedError
 from synthkit.synthesizer import Synthesizer
 
 __all__ = ["AnomalyDetector", "top_columns"]
@@ -163,6 +163,43 @@ class AnomalyDetector(BaseEstimator):
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit, then return the training labels (equal to ``predict(X)``)."""
         return self.fit(X).labels_
+
+    def predict_proba(self, X: Any, method: str = "unify") -> np.ndarray:
+        """Calibrated probability that each row is an anomaly, from the training scores.
+
+        Args:
+            X: rows to score.
+            method: ``"unify"`` (Kriegel et al. 2011: the anomaly score standardised by the
+                training scores' mean and deviation, through the Gaussian error function, as
+                PyOD does), ``"linear"`` (min-max scaled by the training range) or
+                ``"rank"`` (share of training rows that are less anomalous).
+
+        Returns:
+            ``(n, 2)`` array: column 0 the probability of being normal, column 1 of being an
+            anomaly (rows sum to 1).
+
+        Raises:
+            ConfigError: unknown ``method``.
+        """
+        from scipy.special import erf
+
+        self._check_fitted()
+        if method not in ("unify", "linear", "rank"):
+            raise ConfigError(
+                f"predict_proba: method must be 'unify', 'linear' or 'rank', got {method!r}"
+            )
+        train = -(self.decision_scores_ + self.offset_)  # training anomaly scores
+        score = self.anomaly_score(X)
+        if method == "unify":
+            std = float(train.std()) or 1.0
+            p = erf((score - train.mean()) / (std * np.sqrt(2.0)))
+        elif method == "linear":
+            lo, hi = float(train.min()), float(train.max())
+            p = (score - lo) / ((hi - lo) or 1.0)
+        else:
+            p = np.searchsorted(np.sort(train), score, side="left") / len(train)
+        p = np.clip(p, 0.0, 1.0)
+        return np.column_stack([1.0 - p, p])
 
     def anomaly_score(self, X: Any) -> np.ndarray:
         """Negative log-likelihood: higher = more anomalous (PyOD's direction)."""

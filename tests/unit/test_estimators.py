@@ -292,3 +292,25 @@ def test_accepts_a_pyarrow_table(table: pd.DataFrame) -> None:
     det = AnomalyDetector("gmm", FAST, device="cpu", random_state=0).fit(arrow)
     np.testing.assert_array_equal(det.predict(arrow), det.labels_)
     assert len(det.explain(arrow)) == len(table)
+
+
+def test_predict_proba_is_calibrated_and_saved(tmp_path) -> None:
+    from synthkit import load
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=800), "c": rng.choice(["a", "b"], 800)})
+    det = AnomalyDetector("gmm", {"n_components": 2}, device="cpu", random_state=0).fit(df)
+    probe = pd.DataFrame({"x": [0.0, 2.5, 12.0], "c": ["a", "a", "a"]})
+    for method in ("unify", "linear", "rank"):
+        proba = det.predict_proba(probe, method=method)
+        assert proba.shape == (3, 2)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        assert ((proba >= 0) & (proba <= 1)).all()
+        assert proba[0, 1] < proba[1, 1] <= proba[2, 1]  # monotone in the anomaly score
+        assert proba[2, 1] > 0.99  # far outside the training data
+    # "rank" on the training rows is their empirical tail: about uniform.
+    assert abs(det.predict_proba(df, method="rank")[:, 1].mean() - 0.5) < 0.05
+    det.save(tmp_path / "m")
+    np.testing.assert_allclose(load(tmp_path / "m").predict_proba(probe), det.predict_proba(probe))
+    with pytest.raises(ConfigError, match="method"):
+        det.predict_proba(probe, method="magic")
