@@ -154,14 +154,14 @@ def _load_model(path: Path, device: str | None, console: Console) -> Any:
         return synthkit.load(path, device=device)
 
 
-def _fit_with_progress(model: Any, df: pd.DataFrame) -> float:
+def _fit_with_progress(model: Any, df: pd.DataFrame, callbacks: list[Any] | None = None) -> float:
     """Fit ``model`` on ``df`` with a progress bar on stderr; return the seconds it took."""
     from synthkit.callbacks import RichProgress
 
     start = time.perf_counter()
     # The context manager stops the bar even when the fit fails, so the error stays readable.
     with RichProgress() as progress:
-        model.fit(df, callbacks=[progress])
+        model.fit(df, callbacks=[progress, *(callbacks or [])])
     return time.perf_counter() - start
 
 
@@ -219,6 +219,87 @@ def _choose_model_dir(model_dir: Path | None, overwrite: bool) -> tuple[Path, bo
             " it, choose another -o"
         )
     return path, True
+
+
+# --------------------------------------------------------------------------- tracking
+
+#: Experiment the CLI logs to when neither --experiment nor MLFLOW_EXPERIMENT_NAME/ID is set.
+DEFAULT_EXPERIMENT = "synthkit"
+#: Output tables up to this size are logged as run artifacts by ``sample``.
+MAX_ARTIFACT_BYTES = 50 * 1024 * 1024
+
+
+def _tracking_options(command: Any) -> Any:
+    """Add --track/--no-track, --experiment and --run-name to a command."""
+    options = [
+        click.option(
+            "--track/--no-track",
+            default=True,
+            show_default=True,
+            envvar="SYNTHKIT_TRACK",
+            help="Log this run to MLflow: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the"
+            " working directory (or set SYNTHKIT_TRACK=0).",
+        ),
+        click.option(
+            "--experiment",
+            default=None,
+            metavar="NAME",
+            help=f"MLflow experiment, created if missing [default: MLFLOW_EXPERIMENT_NAME, else"
+            f" {DEFAULT_EXPERIMENT}].",
+        ),
+        click.option("--run-name", default=None, metavar="NAME", help="MLflow run name."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextlib.contextmanager
+def _tracking(
+    track: bool, experiment: str | None, run_name: str | None, command: str
+) -> Iterator[Any | None]:
+    """An MLflow run for a CLI command, or ``None`` when tracking is off or unavailable.
+
+    Without mlflow installed, tracking is skipped with one warning line (not an error).
+    After the block, the run id and how to browse the store are printed on stderr.
+    """
+    if not track:
+        yield None
+        return
+    try:
+        import mlflow  # noqa: F401 (only checking that it imports)
+    except ImportError:
+        click.echo(
+            "warning: mlflow is not installed, so this run is not tracked"
+            " (pip install mlflow, or pass --no-track to silence this)",
+            err=True,
+        )
+        yield None
+        return
+    from synthkit.tracking import tracking_run, tracking_uri
+
+    uri = tracking_uri()
+    if experiment is None and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+    with tracking_run(experiment, run_name, tags={"synthkit.command": command}) as run:
+        yield run
+    browse = (
+        f"; browse with: mlflow ui --backend-store-uri {uri}"
+        if uri.startswith(("sqlite:", "file:", "/"))  # a local store, not a server
+        else ""
+    )
+    click.echo(
+        f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) in {uri}{browse}",
+        err=True,
+    )
+
+
+def _fit_callbacks(run: Any | None) -> list[Any]:
+    if run is None:
+        return []
+    from synthkit.tracking import MlflowCallback
+
+    return [MlflowCallback(run_id=run.info.run_id)]
 
 
 # --------------------------------------------------------------------------- commands
@@ -324,6 +405,7 @@ def main(debug: bool) -> None:
     help="Expected share of anomalies in DATA; sets the anomaly threshold.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the model directory if it exists.")
+@_tracking_options
 @click.pass_context
 def fit(
     ctx: click.Context,
@@ -337,9 +419,14 @@ def fit(
     anomaly: bool,
     contamination: float,
     overwrite: bool,
+    track: bool,
+    experiment: str | None,
+    run_name: str | None,
 ) -> None:
     """Learn the distribution of the table DATA and save the model.
 
+    With tracking on (the default), the params, the per-step training metrics and the model
+    (as an MLflow model) are logged to an MLflow run whose id is printed on stderr.
     Prints the model directory's absolute path on stdout.
     """
     path, replace = _choose_model_dir(model_dir, overwrite)
@@ -365,10 +452,19 @@ def fit(
 
         model = Synthesizer(**common)
 
-    seconds = _fit_with_progress(model, df)
+    with _tracking(track, experiment, run_name, "fit") as run:
+        seconds = _fit_with_progress(model, df, _fit_callbacks(run))
+        with _status(console, f"Saving model to {path}"):
+            model.save(path, overwrite=replace)
+        if run is not None:
+            from synthkit.tracking import log_fit, log_model
 
-    with _status(console, f"Saving model to {path}"):
-        model.save(path, overwrite=replace)
+            with _status(console, "Logging to MLflow"):
+                import mlflow
+
+                mlflow.log_params({"input_path": str(data.absolute()), "model_dir": str(path)})
+                log_fit(model, df, seconds)
+                log_model(model, "model", training_data=df)
     kind = "anomaly detector" if anomaly else "synthesizer"
     click.echo(
         f"Fitted {kind} (backend {backend}) on {len(df):,} rows x {df.shape[1]} columns"
@@ -392,11 +488,21 @@ def fit(
 )
 @click.option("--seed", type=int, default=None, help="Random seed, for reproducible samples.")
 @_LOAD_DEVICE_OPTION
+@_tracking_options
 def sample(
-    model_dir: Path, n_rows: int, output: Path, seed: int | None, device: str | None
+    model_dir: Path,
+    n_rows: int,
+    output: Path,
+    seed: int | None,
+    device: str | None,
+    track: bool,
+    experiment: str | None,
+    run_name: str | None,
 ) -> None:
     """Generate synthetic rows from the model in MODEL_DIR.
 
+    With tracking on (the default), n, the seed and the model path are logged to an MLflow
+    run, and the output table too when it is under 50 MB.
     Prints the output file's absolute path on stdout.
     """
     from synthkit.errors import ConfigError
@@ -410,12 +516,44 @@ def sample(
 
     from synthkit.io import write_table
 
-    with _status(console, f"Sampling {n_rows:,} rows"):
-        df = synthesizer.sample(n_rows, random_state=seed)
-    with _status(console, f"Writing {out}"):
-        write_table(df, out)
+    with _tracking(track, experiment, run_name, "sample") as run:
+        start = time.perf_counter()
+        with _status(console, f"Sampling {n_rows:,} rows"):
+            df = synthesizer.sample(n_rows, random_state=seed)
+        seconds = time.perf_counter() - start
+        with _status(console, f"Writing {out}"):
+            written = write_table(df, out)
+        if run is not None:
+            _log_sample(model_dir, n_rows, seed, seconds, written)
     click.echo(f"Wrote {len(df):,} synthetic rows x {df.shape[1]} columns to:", err=True)
     click.echo(str(out))
+
+
+def _log_sample(model_dir: Path, n_rows: int, seed: int | None, seconds: float, out: Path) -> None:
+    """Log a ``sample`` call to the active run; the table itself if it is small enough."""
+    import mlflow
+
+    mlflow.log_params({"n": n_rows, "seed": seed, "model_dir": str(model_dir.absolute())})
+    mlflow.log_metric("sample_seconds", seconds)
+    size = _path_size(out)
+    if size <= MAX_ARTIFACT_BYTES:
+        if out.is_dir():
+            mlflow.log_artifacts(str(out), artifact_path=f"samples/{out.name}")
+        else:
+            mlflow.log_artifact(str(out), artifact_path="samples")
+    else:
+        click.echo(
+            f"warning: {out} is {size / 2**20:.0f} MB, over the"
+            f" {MAX_ARTIFACT_BYTES // 2**20} MB artifact limit; logged its path only",
+            err=True,
+        )
+        mlflow.set_tag("synthkit.output", str(out))
+
+
+def _path_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
 
 
 @main.command()
@@ -426,10 +564,13 @@ def sample(
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output table of scores (.parquet, .csv...); replaced if it exists.",
+    help="A .parquet/.csv file (replaced if it exists) or a directory of part files "
+    "(resumed if the same job was interrupted).",
 )
 @click.option(
     "--keep",
+    "--id-col",
+    "keep",
     multiple=True,
     metavar="COLUMN",
     help="Copy this column of DATA into the output, e.g. an id (repeatable).",
@@ -442,6 +583,18 @@ def sample(
     metavar="K",
     help="Add the K columns that contribute most to each row's score (if the backend can).",
 )
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=262_144,
+    show_default=True,
+    help="Rows scored at once; memory grows with it.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an output directory holding a different job's results.",
+)
 @_LOAD_DEVICE_OPTION
 def score(
     model_dir: Path,
@@ -450,22 +603,25 @@ def score(
     keep: tuple[str, ...],
     keep_all: bool,
     explain: int | None,
+    batch_rows: int,
+    overwrite: bool,
     device: str | None,
 ) -> None:
-    """Score each row of DATA with the model in MODEL_DIR.
+    """Score each row of DATA with the model in MODEL_DIR, streaming (any size).
 
-    Writes the kept columns, ``score`` (log-likelihood of the row; lower is more unusual),
-    ``is_anomaly`` (anomaly detectors only) and, with --explain, the explanation columns.
-    Prints the output file's absolute path on stdout.
+    DATA is a Parquet or CSV file or a directory of Parquet files. Writes the kept columns,
+    ``score`` (log-likelihood of the row; lower is more unusual), ``is_anomaly`` (anomaly
+    detectors only) and, with --explain, the explanation columns. Rows that cannot be scored
+    (text in a numeric column, infinite values...) go to a rejects file with the reason. An
+    interrupted run resumes where it stopped when rerun. Prints the output path on stdout.
     """
-    import pandas as pd
-
     from synthkit.errors import ConfigError, DataValidationError
-    from synthkit.io import write_table
+    from synthkit.jobs import input_columns, score_job
 
     if explain is not None and explain < 1:
         raise ConfigError(f"--explain must be a positive number of columns, got {explain}")
-    out = _check_output(output, data)
+    single_file = output.suffix != "" and not output.is_dir()
+    out = _check_output(output, data) if single_file else output
     console = _stderr_console()
     model = _load_model(model_dir, device, console)
     detector = _is_detector(model)
@@ -473,11 +629,12 @@ def score(
         raise ConfigError(
             "--explain needs an anomaly detector; this model was fitted with --no-anomaly"
         )
-    df = _read_data(data, console)
-
-    kept = list(df.columns) if keep_all else list(dict.fromkeys(keep))
-    problems = [f"--keep column {c!r} is not in {data}" for c in kept if c not in df.columns]
-    reserved = ("score", "is_anomaly") if detector else ("score",)
+    columns = input_columns(data)
+    kept = list(columns) if keep_all else list(dict.fromkeys(keep))
+    reserved = {"score", "is_anomaly"} if detector else {"score"}
+    if keep_all:
+        kept = [c for c in kept if c not in reserved]  # the input's own "score" is not copied
+    problems = [f"--keep column {c!r} is not in {data}" for c in kept if c not in columns]
     problems += [
         f"--keep column {c!r} clashes with the output column of that name; rename it in {data}"
         for c in kept
@@ -486,50 +643,57 @@ def score(
     if problems:  # checked before scoring, which is the slow part
         raise DataValidationError(problems, prefix="score")
 
-    with _status(console, f"Scoring {len(df):,} rows"):
-        explanation = None
-        if explain is not None:
-            explanation = model.explain(df, top_k=explain).reset_index(drop=True)
-            # explain() already scored every row: reuse its score instead of a second pass.
-            scores = explanation.pop("score").to_numpy()
-        else:
-            scores = model.score_samples(df)
-    # Same rule as AnomalyDetector.predict (decision_function < 0), without rescoring.
-    flags = scores < model.threshold_ if detector else None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    result = df[kept].reset_index(drop=True)
-    added: dict[str, Any] = {"score": scores}
-    if flags is not None:
-        added["is_anomaly"] = flags
-    parts = [result, pd.DataFrame(added)]
-    if explanation is not None:
-        parts.append(explanation)
-    names = [name for part in parts for name in part.columns]
-    clashes = sorted({str(n) for n in names if names.count(n) > 1})
-    if clashes:
-        raise DataValidationError(
-            f"output column(s) {', '.join(clashes)} would appear twice; rename them in {data}"
-            " or do not --keep them",
-            prefix="score",
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("score", total=None, rows="0")
+
+        def progress(done: int, total: int, rows: int) -> None:
+            bar.update(task, completed=done, total=total, rows=f"{rows:,}")
+
+        summary = score_job(
+            model_dir,  # the saved files fingerprint the job exactly
+            data,
+            out,
+            keep=kept,
+            explain=explain or 0,
+            batch_rows=batch_rows,
+            overwrite=overwrite or single_file,
+            device=device,
+            on_progress=progress,
         )
-    result = pd.concat(parts, axis=1)
-
-    with _status(console, f"Writing {out}"):
-        write_path = write_table(result, out)
-    if flags is None:
+    if summary.units_resumed:
         click.echo(
-            f"Scored {len(df):,} rows. No is_anomaly column: the model is a plain synthesizer"
-            " with no threshold (fit without --no-anomaly to get one).",
+            f"Resumed: {summary.units_resumed} of {summary.units} parts were done.", err=True
+        )
+    if not detector:
+        click.echo(
+            f"Scored {summary.rows_scored:,} rows. No is_anomaly column: the model is a plain"
+            " synthesizer with no threshold (fit without --no-anomaly to get one).",
             err=True,
         )
     else:
-        n_flagged = int(flags.sum())
+        share = 100 * summary.anomalies / max(summary.rows_scored, 1)
         click.echo(
-            f"Scored {len(df):,} rows; {n_flagged:,} flagged as anomalies"
-            f" ({100 * n_flagged / len(df):.1f} %).",
+            f"Scored {summary.rows_scored:,} rows; {summary.anomalies:,} flagged as anomalies"
+            f" ({share:.1f} %).",
             err=True,
         )
-    click.echo(str(write_path))
+    if summary.rows_rejected:
+        click.echo(
+            f"warning: {summary.rows_rejected:,} rows could not be scored; they are in"
+            f" {summary.rejects} with the reason",
+            err=True,
+        )
+    click.echo(str(Path(summary.output).absolute()))
 
 
 @main.command()
@@ -578,13 +742,29 @@ def backends() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, mps...")
-def demo(out_dir: Path, seed: int, device: str) -> None:
+@_tracking_options
+def demo(
+    out_dir: Path,
+    seed: int,
+    device: str,
+    track: bool,
+    experiment: str | None,
+    run_name: str | None,
+) -> None:
     """Run the whole workflow on a bundled 4,000-row sample of UCI Adult.
 
     Fits on 80 % of the rows, samples, scores, and reports fidelity against the held-out
     20 % (the noise floor). Writes data.parquet, model/, synthetic.parquet, scores.parquet
     and report.json under the output directory, then prints a summary and every path.
+    With tracking on (the default), all of it is logged to one MLflow run: params, training
+    curve, the report's numbers as metrics, the model and the output files.
     """
+    with _tracking(track, experiment, run_name, "demo") as run:
+        _demo(out_dir, seed, device, run)
+
+
+def _demo(out_dir: Path, seed: int, device: str, run: Any | None) -> None:
+    """The body of ``synthkit demo``; logs to ``run`` when it is not ``None``."""
     import json
 
     import numpy as np
@@ -608,7 +788,7 @@ def demo(out_dir: Path, seed: int, device: str) -> None:
     train = df.iloc[order[:n_train]].reset_index(drop=True)
     holdout = df.iloc[order[n_train:]].reset_index(drop=True)
     detector = AnomalyDetector(backend="gmm", random_state=seed, device=device)
-    fit_seconds = _fit_with_progress(detector, train)
+    fit_seconds = _fit_with_progress(detector, train, _fit_callbacks(run))
 
     model_path = out_dir / "model"
     with _status(console, "Saving the model"):
@@ -645,6 +825,9 @@ def demo(out_dir: Path, seed: int, device: str) -> None:
     tmp = report_path.with_name(report_path.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
     tmp.replace(report_path)  # atomic: never a half-written report
+    if run is not None:
+        with _status(console, "Logging to MLflow"):
+            _log_demo(detector, train, report, out_dir)
 
     n_flagged = int(flags.sum())
     lines = [
@@ -673,6 +856,61 @@ def demo(out_dir: Path, seed: int, device: str) -> None:
         f"  synthkit score {model_path} {data_path} -o my_scores.parquet --explain 3",
     ]
     click.echo("\n".join(lines))
+
+
+def _log_demo(detector: Any, train: pd.DataFrame, report: dict[str, Any], out_dir: Path) -> None:
+    """Log the demo to the active run: fit params/metrics, report numbers, model, files."""
+    import mlflow
+
+    from synthkit.tracking import log_fit, log_model
+
+    mlflow.log_params({"dataset": report["dataset"], "n_holdout": report["n_holdout"]})
+    log_fit(detector, train, report["fit_seconds"])
+    numbers = {
+        f"report_{key}": float(value)
+        for key, value in report.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
+    mlflow.log_metrics(numbers)
+    log_model(detector, "model", training_data=train)
+    for name in ("report.json", "synthetic.parquet", "scores.parquet"):
+        path = out_dir / name
+        if path.stat().st_size <= MAX_ARTIFACT_BYTES:
+            mlflow.log_artifact(str(path), artifact_path="demo")
+
+
+@main.command("run")
+@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.option(
+    "--track/--no-track",
+    default=None,
+    help="Override the pipeline's [tracking] enabled setting.",
+)
+def run_cmd(pipeline: Path, track: bool | None) -> None:
+    """Run a declarative pipeline file (pipelines/NAME.toml): fit, sample/score, report.
+
+    Prints a summary on stderr and the output directory on stdout.
+    """
+    from synthkit.callbacks import RichProgress
+    from synthkit.pipeline import run_pipeline
+
+    with RichProgress() as bar:
+        result = run_pipeline(pipeline, track=track, callbacks=[bar])
+    flat: dict[str, Any] = {}
+    for key, value in result.report.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    lines = [f"pipeline {result.name}:"]
+    lines += [
+        f"  {k:<40} {v:.4g}" if isinstance(v, float) else f"  {k:<40} {v}" for k, v in flat.items()
+    ]
+    lines += [f"  {role:<40} {path}" for role, path in result.files.items()]
+    if result.run_id:
+        lines.append(f"  {'mlflow run':<40} {result.run_id}")
+    click.echo("\n".join(lines), err=True)
+    click.echo(result.output)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="needs a CUDA device")
         for item in gpu_items:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_tracking_by_default() -> Iterator[None]:
+    """CLI commands track to MLflow by default; tests opt in (tests/integration/test_mlflow.py).
+
+    Otherwise every CLI test would create ./mlflow.db and pay for MLflow's imports.
+    Session-scoped so that it is in force before module-scoped fixtures that run the CLI.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYNTHKIT_TRACK", "0")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -135,6 +135,7 @@ def test_synthesize_then_detect_end_to_end(tmp_path, table, monkeypatch):
 
 def test_tracked_pipeline_logs_to_mlflow(tmp_path, table, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)  # the store's artifacts (./mlruns) land here, not in the repo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     path = _write(
         tmp_path,
