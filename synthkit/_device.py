@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,7 +13,7 @@ from synthkit.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["make_generator", "resolve_device", "resolve_seed"]
+__all__ = ["cpu_threads", "make_generator", "resolve_device", "resolve_seed"]
 
 
 def resolve_device(device: Any = "auto") -> torch.device:
@@ -67,3 +69,24 @@ def make_generator(seed: int, device: Any = "cpu") -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (``None``: leave as is), then restore.
+
+    Loops of small tensor operations (EM on a few thousand rows) are fastest on one thread:
+    intra-op threads only add synchronisation, and on a busy machine spinning threads make
+    them several times slower. The setting is process-wide while the block runs.
+    """
+    import torch
+
+    if n is None or n == torch.get_num_threads():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
