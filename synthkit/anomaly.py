@@ -23,7 +23,7 @@ from synthkit.synthesizer import Synthesizer
 
 __all__ = ["AnomalyDetector", "top_columns"]
 
-_EXPLAIN_REFERENCE_ROWS = 20_000
+_EXPLAIN_REFERENCE_ROWS = 5_000  # plenty for 201 quantile levels
 _EXPLAIN_LEVELS = 201
 
 
@@ -36,7 +36,11 @@ class AnomalyDetector(BaseEstimator):
         contamination: expected share of anomalies in the training table; the threshold is
             that quantile of the training log-likelihoods.
         schema: column kind overrides (see :class:`~synthkit.Synthesizer`).
-        continuous_transform: see :class:`~synthkit.Synthesizer`.
+        continuous_transform: ``"standard"`` (default here) or ``"quantile"`` (the
+            Synthesizer's default). The quantile transform gives each column a fine-grained
+            empirical density, which also fits the anomalies in the training rows: on 8 ADBench
+            sets the standard transform raised gmm's mean AUROC from 0.75 to 0.79
+            (docs/benchmarks.md).
         min_category_count: see :class:`~synthkit.Synthesizer`.
         max_discrete_levels: see :class:`~synthkit.Synthesizer`.
         device: ``"auto"`` or a device name.
@@ -73,7 +77,7 @@ class AnomalyDetector(BaseEstimator):
         *,
         contamination: float = 0.01,
         schema: Mapping[str, Any] | None = None,
-        continuous_transform: str = "quantile",
+        continuous_transform: str = "standard",
         min_category_count: int = 5,
         max_discrete_levels: int = 20,
         device: Any = "auto",
@@ -109,7 +113,7 @@ class AnomalyDetector(BaseEstimator):
         return self
 
     def _explain_reference(self, X: Any) -> dict[str, list[float]] | None:
-        """Quantiles of each column's conditional term on (up to 20,000) training rows."""
+        """Quantiles of each column's conditional term on (up to 5,000) training rows."""
         if not self.synthesizer_.backend_.supports_explain:
             return None
         from synthkit.synthesizer import _as_frame
