@@ -14,7 +14,6 @@ import csv
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from benchmarks._env import DATA_DIR, RESULTS_DIR, environment
