@@ -595,6 +595,20 @@ def _path_size(path: Path) -> int:
     is_flag=True,
     help="Replace an output directory holding a different job's results.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: stream on this machine (resumable part by part); spark: run on Apache Spark"
+    " (pip install 'synthkit[spark]').",
+)
+@click.option(
+    "--master",
+    default=None,
+    metavar="URL",
+    help="Spark master for --engine spark (default local[*]; under spark-submit, its own).",
+)
 @_LOAD_DEVICE_OPTION
 def score(
     model_dir: Path,
@@ -605,6 +619,8 @@ def score(
     explain: int | None,
     batch_rows: int,
     overwrite: bool,
+    engine: str,
+    master: str | None,
     device: str | None,
 ) -> None:
     """Score each row of DATA with the model in MODEL_DIR, streaming (any size).
@@ -617,6 +633,9 @@ def score(
     """
     from synthkit.errors import ConfigError, DataValidationError
     from synthkit.jobs import input_columns, score_job
+
+    if master is not None and engine != "spark":
+        raise ConfigError("--master is only for --engine spark")
 
     if explain is not None and explain < 1:
         raise ConfigError(f"--explain must be a positive number of columns, got {explain}")
@@ -659,17 +678,21 @@ def score(
         def progress(done: int, total: int, rows: int) -> None:
             bar.update(task, completed=done, total=total, rows=f"{rows:,}")
 
-        summary = score_job(
-            model_dir,  # the saved files fingerprint the job exactly
-            data,
-            out,
-            keep=kept,
-            explain=explain or 0,
-            batch_rows=batch_rows,
-            overwrite=overwrite or single_file,
-            device=device,
-            on_progress=progress,
-        )
+        options: dict[str, Any] = {
+            "keep": kept,
+            "explain": explain or 0,
+            "batch_rows": batch_rows,
+            "overwrite": overwrite or single_file,
+            "device": device,
+            "on_progress": progress,
+        }
+        if engine == "spark":
+            from synthkit.jobs import score_job_spark
+
+            summary = score_job_spark(model_dir, data, out, master=master, **options)
+        else:
+            # The saved files (not the loaded model) fingerprint the job exactly.
+            summary = score_job(model_dir, data, out, **options)
     if summary.units_resumed:
         click.echo(
             f"Resumed: {summary.units_resumed} of {summary.units} parts were done.", err=True
