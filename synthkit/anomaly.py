@@ -23,7 +23,7 @@ from synthkit.synthesizer import Synthesizer
 
 __all__ = ["AnomalyDetector", "top_columns"]
 
-_EXPLAIN_REFERENCE_ROWS = 5_000  # plenty for 201 quantile levels
+_EXPLAIN_REFERENCE_ROWS = 1_000  # rows drawn from the model; enough for 201 quantile levels
 _EXPLAIN_LEVELS = 201
 
 
@@ -52,9 +52,10 @@ class AnomalyDetector(BaseEstimator):
         threshold_: the same threshold (``offset_``), in log-likelihood units.
         decision_scores_: ``decision_function`` of the training rows.
         labels_: ``predict`` of the training rows (-1 anomaly, +1 normal).
-        explain_reference_: per column, quantiles of ``log p(x_col | rest)`` over training
-            rows (``None`` when the backend gives no per-column terms); :meth:`explain`
-            ranks columns by where a row falls in them, which is free of the columns' units.
+        explain_reference_: per column, quantiles of ``log p(x_col | rest)`` over rows drawn
+            from the model (``None`` when the backend gives no per-column terms); computed on
+            first use and saved with the model. :meth:`explain` ranks columns by where a row
+            falls in them, which is free of the columns' units.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -109,22 +110,30 @@ class AnomalyDetector(BaseEstimator):
         validate_params(self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector")
         self.synthesizer_ = self._synthesizer().fit(X, callbacks=callbacks)
         self._set_threshold(self.synthesizer_.score_samples(X))
-        self.explain_reference_ = self._explain_reference(X)
+        self._explain_ref: dict[str, list[float]] | None = None
         return self
 
-    def _explain_reference(self, X: Any) -> dict[str, list[float]] | None:
-        """Quantiles of each column's conditional term on (up to 5,000) training rows."""
-        if not self.synthesizer_.backend_.supports_explain:
-            return None
-        from synthkit.synthesizer import _as_frame
+    @property
+    def explain_reference_(self) -> dict[str, list[float]] | None:
+        """Per column, quantiles of ``log p(x_col | rest)`` over rows drawn from the model.
 
-        frame = _as_frame(X)
-        if len(frame) > _EXPLAIN_REFERENCE_ROWS:
-            rng = np.random.default_rng(self.synthesizer_.seed_)
-            frame = frame.iloc[rng.choice(len(frame), _EXPLAIN_REFERENCE_ROWS, replace=False)]
-        terms = self.synthesizer_.explain(frame)
-        levels = np.linspace(0.0, 1.0, _EXPLAIN_LEVELS)
-        return {c: np.quantile(terms[c].to_numpy(), levels).tolist() for c in terms.columns}
+        Computed on first use (fitting and scoring never pay for it) from rows *sampled*
+        from the model with its own seed, so it is reproducible and holds nothing of the
+        training rows. ``None`` when the backend gives no per-column terms.
+        """
+        self._check_fitted()
+        if getattr(self, "_explain_ref", None) is None and (
+            self.synthesizer_.backend_.supports_explain
+        ):
+            rows = self.synthesizer_.sample(
+                _EXPLAIN_REFERENCE_ROWS, random_state=self.synthesizer_.seed_
+            )
+            terms = self.synthesizer_.explain(rows)
+            levels = np.linspace(0.0, 1.0, _EXPLAIN_LEVELS)
+            self._explain_ref = {
+                c: np.quantile(terms[c].to_numpy(), levels).tolist() for c in terms.columns
+            }
+        return getattr(self, "_explain_ref", None)
 
     def _set_threshold(self, train_scores: np.ndarray) -> None:
         # The single place where contamination becomes a threshold and training labels.
@@ -214,9 +223,9 @@ class AnomalyDetector(BaseEstimator):
 
         Each cell's term is ``log p(x_col | rest of the row)``. Log-densities depend on a
         column's units (a column in dollars always has lower densities than one in years), so
-        columns are ranked by the cell's *tail*: the share of training rows whose term in that
-        column is at least as low (0 = lower than every training row). Ties are broken by the
-        term itself.
+        columns are ranked by the cell's *tail*: the share of rows drawn from the model whose
+        term in that column is at least as low (0 = lower than every one of them), a
+        model-based p-value. Ties are broken by the term itself.
 
         Returns:
             DataFrame indexed like ``X`` with ``score`` (log-likelihood), then for
@@ -233,7 +242,7 @@ class AnomalyDetector(BaseEstimator):
         return top
 
     def _tails(self, terms: pd.DataFrame) -> np.ndarray:
-        """Share of training rows whose term is at most each cell's, per column."""
+        """Share of reference rows whose term is at most each cell's, per column."""
         levels = np.linspace(0.0, 1.0, _EXPLAIN_LEVELS)
         ref = self.explain_reference_ or {}
         tails = np.empty(terms.shape)
@@ -265,7 +274,7 @@ def top_columns(terms: pd.DataFrame, top_k: int, tails: np.ndarray | None = None
     Args:
         terms: per-column ``log p(x_col | rest)`` (:meth:`Synthesizer.explain`).
         top_k: columns to report per row.
-        tails: per-cell share of training rows at least as surprising (same shape as
+        tails: per-cell share of reference rows at least as surprising (same shape as
             ``terms``); when given, it ranks the columns (unit-free) and the terms break ties.
 
     Returns:

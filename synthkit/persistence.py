@@ -110,7 +110,7 @@ def save_model(est: Any, path: Any, *, overwrite: bool = False) -> Path:
         meta["detector"] = {
             "params": _jsonable_params(est),
             "offset": est.offset_,
-            "explain_reference": getattr(est, "explain_reference_", None),
+            "explain_reference": getattr(est, "_explain_ref", None),  # if computed already
         }
         import torch
 
@@ -240,5 +240,5 @@ def load(path: Any, *, device: Any = None) -> Any:
     det = AnomalyDetector(**meta["detector"]["params"])
     det.synthesizer_ = syn
     det._set_threshold(tensors["detector.train_scores"].numpy().astype("float64"))
-    det.explain_reference_ = meta["detector"].get("explain_reference")
+    det._explain_ref = meta["detector"].get("explain_reference")
     return det

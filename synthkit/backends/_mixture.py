@@ -106,22 +106,33 @@ def _pattern_ids(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.unique(obs, dim=0, return_inverse=True)
 
 
+# Marginal factors kept per call, for patterns that recur across chunks. Bounded: a table
+# with many spike columns has about one pattern per row, times one per column in explain,
+# and each factor holds K x d x d floats.
+_CACHE_LIMIT = 256
+
+
 def _marginal_factors(
     p: MixtureParams, pattern: torch.Tensor, cache: dict
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Observed indices, precision factor and log-det of the marginal over ``pattern``."""
     key = tuple(pattern.tolist())
-    if key not in cache:
-        idx = pattern.nonzero().squeeze(1)
-        if idx.numel() == pattern.numel():
-            chol = p.scale
-        else:
-            cov = p.scale @ p.scale.transpose(1, 2)
-            chol, info = torch.linalg.cholesky_ex(cov[:, idx][:, :, idx])
-            if bool((info > 0).any()):
-                raise BackendError("covariance is not positive definite; increase reg_covar")
-        cache[key] = (idx, *_precision_factor(chol))
-    return cache[key]
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    idx = pattern.nonzero().squeeze(1)
+    if idx.numel() == pattern.numel():
+        chol = p.scale
+    else:
+        if "cov" not in cache:
+            cache["cov"] = p.scale @ p.scale.transpose(1, 2)
+        chol, info = torch.linalg.cholesky_ex(cache["cov"][:, idx][:, :, idx])
+        if bool((info > 0).any()):
+            raise BackendError("covariance is not positive definite; increase reg_covar")
+    value = (idx, *_precision_factor(chol))
+    if len(cache) < _CACHE_LIMIT:
+        cache[key] = value
+    return value
 
 
 def _cont_log_prob(
