@@ -258,6 +258,35 @@ def _plots(syn: pd.DataFrame, ad: pd.DataFrame, suite: str) -> list[str]:
     return links
 
 
+_THROUGHPUT = (
+    (
+        "foundation_speed_cpu.csv",
+        "Backend speed on Adult (32,561 rows)",
+        "python -m benchmarks.foundation_speed --device cpu",
+        "Targets: fit < 30 s with 10 components, sample 100k rows < 2 s, score 1M rows < 10 s. "
+        "Best of 3; score/sample after a warm-up call.",
+    ),
+    (
+        "scoring_job.csv",
+        "Batch scoring job (synthkit score / synthkit.jobs.score_job)",
+        "python -m benchmarks.scoring_job --rows 10000000",
+        "Adult repeated to 10M rows in one Parquet file (1M-row row groups), scored with the "
+        "saved gmm detector in a fresh process; peak RSS is that process's ru_maxrss. "
+        "Targets: peak RSS < 2 GB, >= 500k rows/s.",
+    ),
+)
+
+
+def _throughput_section(base: Path) -> list[str]:
+    out: list[str] = []
+    for name, title, command, note in _THROUGHPUT:
+        if not (base / name).exists():
+            continue
+        df = pd.read_csv(base / name)
+        out += [f"## {title}", "", f"- command: `{command}`", f"- {note}", "", _md_table(df), ""]
+    return out
+
+
 def write_report(output: str | Path | None = None, results_dir: Path | None = None) -> Path:
     """Write the Markdown report for every suite with results; returns its path."""
     base = results_dir or RESULTS_DIR
@@ -318,6 +347,10 @@ def write_report(output: str | Path | None = None, results_dir: Path | None = No
             lines += _synthesis_section(syn, suite)
         if not ad.empty:
             lines += _anomaly_section(ad, suite)
+    throughput = _throughput_section(base)
+    if throughput:
+        any_results = True
+        lines += ["# Throughput", "", *throughput]
     if not any_results:
         lines.append("No results yet: run `python -m benchmarks run --suite quick`.")
     out_path.parent.mkdir(parents=True, exist_ok=True)
