@@ -12,11 +12,12 @@ time, gives ``log p(x_g | x_rest)`` for explanations.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -29,6 +30,24 @@ __all__ = ["MixtureParams", "column_log_prob", "fit_em", "log_prob", "n_free_par
 
 _LOG_2PI = math.log(2 * math.pi)
 _CHUNK = 1 << 16
+# Below this many rows, work on the CPU runs on one torch thread (see _device.cpu_threads):
+# measured on Adult (26k rows), EM took 2.5 s on one thread against 2-14 s on two,
+# depending on machine load; scoring 1M rows is as fast either way.
+_SINGLE_THREAD_ROWS = 100_000
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _single_thread_when_small(fn: _F) -> _F:
+    """Run ``fn(data, ...)`` on one CPU thread when ``data`` is small."""
+
+    @functools.wraps(fn)
+    def wrapper(data: EncodedTable, *args: Any, **kwargs: Any) -> Any:
+        small = data.device.type == "cpu" and len(data) < _SINGLE_THREAD_ROWS
+        with cpu_threads(1 if small else None):
+            return fn(data, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -204,17 +223,9 @@ def _joint(
     )
 
 
-def _threads_for(data: EncodedTable) -> int | None:
-    return 1 if data.device.type == "cpu" and len(data) < _SINGLE_THREAD_ROWS else None
-
-
+@_single_thread_when_small
 def log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     """``(n,)`` log-density of each row (unobserved continuous entries marginalised)."""
-    with cpu_threads(_threads_for(data)):
-        return _log_prob(data, p, layout)
-
-
-def _log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     offsets = _offsets(layout, p.means.device)
     cache: dict = {}
     out = [
@@ -224,13 +235,9 @@ def _log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> to
     return torch.cat(out) if out else p.means.new_zeros(0)
 
 
+@_single_thread_when_small
 def column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     """``(n, G)``: per column group g, ``log p(x_g | x_rest) = log p(x) - log p(x_rest)``."""
-    with cpu_threads(_threads_for(data)):
-        return _column_log_prob(data, p, layout)
-
-
-def _column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout) -> torch.Tensor:
     offsets = _offsets(layout, p.means.device)
     cache: dict = {}
     cols = []
@@ -368,11 +375,7 @@ def _m_step(
     return MixtureParams(log_weights, means, scale, log_probs, covariance_type)
 
 
-# Below this many rows, EM on the CPU runs on one thread (see _device.cpu_threads): measured
-# on Adult (26k rows), 2.5 s on one thread against 2-14 s on two, depending on machine load.
-_SINGLE_THREAD_ROWS = 100_000
-
-
+@_single_thread_when_small
 def fit_em(
     data: EncodedTable,
     layout: FeatureLayout,
@@ -394,39 +397,6 @@ def fit_em(
         ``(params, info)`` with ``info = {"log_likelihood", "n_iter", "converged"}``
         (mean log-likelihood per row in encoded space).
     """
-    small = data.device.type == "cpu" and len(data) < _SINGLE_THREAD_ROWS
-    with cpu_threads(1 if small else None):
-        return _fit_em(
-            data,
-            layout,
-            n_components,
-            covariance_type=covariance_type,
-            max_iter=max_iter,
-            tol=tol,
-            reg_covar=reg_covar,
-            alpha=alpha,
-            generator=generator,
-            n_init=n_init,
-            callbacks=callbacks,
-            desc=desc,
-        )
-
-
-def _fit_em(
-    data: EncodedTable,
-    layout: FeatureLayout,
-    n_components: int,
-    *,
-    covariance_type: str,
-    max_iter: int,
-    tol: float,
-    reg_covar: float,
-    alpha: float,
-    generator: torch.Generator,
-    n_init: int,
-    callbacks: Sequence[Any] | None,
-    desc: str,
-) -> tuple[MixtureParams, dict[str, Any]]:
     dtype = float_dtype(data.device)
     x = data.continuous.to(dtype)
     offsets = _offsets(layout, data.device)

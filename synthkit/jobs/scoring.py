@@ -318,31 +318,20 @@ def score_job(
         DataValidationError: the input lacks a modelled or kept column.
         ConfigError: the output holds another job's results, or bad options.
     """
-    for name, value in (("batch_rows", batch_rows), ("unit_rows", unit_rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(explain, bool) or not isinstance(explain, int) or explain < 0:
-        raise ConfigError(f"explain must be an integer >= 0, got {explain!r}")
     started = time.perf_counter()
-    in_path, out = Path(input_path), Path(output)
-    files, fmt = _input_files(in_path)
-    if any(out.resolve() == f.resolve() for f in files) or out.resolve() == in_path.resolve():
-        raise InputFileError(f"output {out} is the input; choose another path")
-    single = out.name.lower().endswith(_TABLE_SUFFIXES)
-    if not single and out.suffix and not out.is_dir():
-        raise InputFileError(
-            f"output {out}: unsupported format; use .parquet, .pq, .csv, .csv.gz or a "
-            "directory (a name without an extension)"
-        )
-    out_dir = out.with_name(f".{out.name}.parts") if single else out
-    if single and out.exists() and not overwrite:
-        raise InputFileError(f"{out} already exists; choose another path or overwrite")
-
-    model_fp, est = _fingerprint_model(model, device)
-    syn = getattr(est, "synthesizer_", est)
-    needed = [c.name for c in syn.schema_.modeled]
-    columns = list(dict.fromkeys([*needed, *keep]))
-    _check_columns(files[0], needed, keep)
+    plan = _plan(
+        model,
+        input_path,
+        output,
+        keep=keep,
+        explain=explain,
+        batch_rows=batch_rows,
+        unit_rows=unit_rows,
+        overwrite=overwrite,
+        device=device,
+    )
+    files, fmt, out, out_dir, single = plan.files, plan.fmt, plan.out, plan.out_dir, plan.single
+    model_fp, est, columns = plan.model_fp, plan.est, plan.columns
     options = {"keep": list(keep), "explain": explain, "unit_rows": unit_rows}
     if fmt == "csv":
         options["batch_rows"] = batch_rows  # CSV units are made of batches: part of the plan
@@ -361,6 +350,68 @@ def score_job(
     if single:
         summary = _assemble(out_dir, out, summary)
     return summary
+
+
+@dataclass
+class _Plan:
+    """What both engines settle before scoring: inputs, outputs and the loaded model."""
+
+    files: list[Path]
+    fmt: str
+    out: Path
+    out_dir: Path
+    single: bool
+    model_fp: str
+    est: Any
+    columns: list[str]
+
+
+def _plan(
+    model: Any,
+    input_path: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    keep: Sequence[str],
+    explain: int,
+    batch_rows: int,
+    unit_rows: int | None,
+    overwrite: bool,
+    device: Any,
+) -> _Plan:
+    """Check the options, inputs and output path; load and fingerprint the model."""
+    from synthkit.errors import BackendError
+
+    for name, value in (("batch_rows", batch_rows), ("unit_rows", unit_rows)):
+        if value is None and name == "unit_rows":
+            continue  # the Spark engine has no unit size of its own
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(explain, bool) or not isinstance(explain, int) or explain < 0:
+        raise ConfigError(f"explain must be an integer >= 0, got {explain!r}")
+    in_path, out = Path(input_path), Path(output)
+    files, fmt = _input_files(in_path)
+    if any(out.resolve() == f.resolve() for f in files) or out.resolve() == in_path.resolve():
+        raise InputFileError(f"output {out} is the input; choose another path")
+    single = out.name.lower().endswith(_TABLE_SUFFIXES)
+    if not single and out.suffix and not out.is_dir():
+        raise InputFileError(
+            f"output {out}: unsupported format; use .parquet, .pq, .csv, .csv.gz or a "
+            "directory (a name without an extension)"
+        )
+    if single and out.exists() and not overwrite:
+        raise InputFileError(f"{out} already exists; choose another path or overwrite")
+    model_fp, est = _fingerprint_model(model, device)
+    syn = getattr(est, "synthesizer_", est)
+    if explain and not syn.backend_.supports_explain:
+        raise BackendError(
+            f"explain needs per-column terms, which the {syn.backend_.name!r} backend does "
+            "not give; use explain=0 or another backend"
+        )
+    needed = [c.name for c in syn.schema_.modeled]
+    _check_columns(files[0], needed, keep)
+    out_dir = out.with_name(f".{out.name}.parts") if single else out
+    columns = list(dict.fromkeys([*needed, *keep]))
+    return _Plan(files, fmt, out, out_dir, single, model_fp, est, columns)
 
 
 def input_columns(input_path: str | os.PathLike) -> list[str]:

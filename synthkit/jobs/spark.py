@@ -47,9 +47,8 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from synthkit.errors import BackendError, ConfigError, InputFileError
+from synthkit.errors import BackendError
 from synthkit.jobs.scoring import (
-    _TABLE_SUFFIXES,
     JOB_FILE,
     REJECTS_DIR,
     SUCCESS_FILE,
@@ -57,10 +56,8 @@ from synthkit.jobs.scoring import (
     JobSummary,
     _assemble,
     _atomic_write_text,
-    _check_columns,
-    _fingerprint_model,
-    _input_files,
     _job_spec,
+    _plan,
     _prepare_output,
     _score_batch,
 )
@@ -417,39 +414,21 @@ def score_job_spark(
         DataValidationError: the input lacks a modelled or kept column.
         ConfigError: the output holds another job's results, or bad options.
     """
-    for name, value in (("batch_rows", batch_rows), ("unit_rows", unit_rows)):
-        if value is None and name == "unit_rows":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(explain, bool) or not isinstance(explain, int) or explain < 0:
-        raise ConfigError(f"explain must be an integer >= 0, got {explain!r}")
     _import_pyspark()
     started = time.perf_counter()
-    in_path, out = Path(input_path), Path(output)
-    files, fmt = _input_files(in_path)
-    if any(out.resolve() == f.resolve() for f in files) or out.resolve() == in_path.resolve():
-        raise InputFileError(f"output {out} is the input; choose another path")
-    single = out.name.lower().endswith(_TABLE_SUFFIXES)
-    if not single and out.suffix and not out.is_dir():
-        raise InputFileError(
-            f"output {out}: unsupported format; use .parquet, .pq, .csv, .csv.gz or a "
-            "directory (a name without an extension)"
-        )
-    out_dir = out.with_name(f".{out.name}.parts") if single else out
-    if single and out.exists() and not overwrite:
-        raise InputFileError(f"{out} already exists; choose another path or overwrite")
-
-    model_fp, est = _fingerprint_model(model, device)
-    syn = getattr(est, "synthesizer_", est)
-    if explain and not syn.backend_.supports_explain:
-        raise BackendError(
-            f"explain needs per-column terms, which the {syn.backend_.name!r} backend does "
-            "not give; use explain=0 or another backend"
-        )
-    needed = [c.name for c in syn.schema_.modeled]
-    columns = list(dict.fromkeys([*needed, *keep]))
-    _check_columns(files[0], needed, keep)
+    plan = _plan(
+        model,
+        input_path,
+        output,
+        keep=keep,
+        explain=explain,
+        batch_rows=batch_rows,
+        unit_rows=unit_rows,
+        overwrite=overwrite,
+        device=device,
+    )
+    files, fmt, out, out_dir, single = plan.files, plan.fmt, plan.out, plan.out_dir, plan.single
+    model_fp, est, columns = plan.model_fp, plan.est, plan.columns
     options = {"engine": "spark", "keep": list(keep), "explain": explain}
     if unit_rows is not None:
         options["unit_rows"] = unit_rows
