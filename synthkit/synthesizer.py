@@ -43,6 +43,9 @@ class Synthesizer(BaseEstimator):
         min_category_count: categories with fewer training rows are collapsed into one
             *other* code (sampled back by their frequency).
         max_discrete_levels: integer columns with at most this many values are categorical.
+        max_spikes: per numeric column, at most this many values holding >= 2 % of the rows
+            (e.g. ``capital-gain == 0``) become exact discrete states; 0 models every value
+            as continuous.
         device: ``"auto"`` (CUDA, then MPS, then CPU) or a device name.
         random_state: seed for a deterministic fit (on CPU) and sample sequence.
 
@@ -73,6 +76,7 @@ class Synthesizer(BaseEstimator):
         "continuous_transform": [Options({"quantile", "standard"})],
         "min_category_count": [Interval(int, 1, None)],
         "max_discrete_levels": [Interval(int, 0, None)],
+        "max_spikes": [Interval(int, 0, None)],
     }
 
     def __init__(
@@ -84,6 +88,7 @@ class Synthesizer(BaseEstimator):
         continuous_transform: str = "quantile",
         min_category_count: int = 5,
         max_discrete_levels: int = 20,
+        max_spikes: int = 5,
         device: Any = "auto",
         random_state: Any = None,
     ) -> None:
@@ -93,6 +98,7 @@ class Synthesizer(BaseEstimator):
         self.continuous_transform = continuous_transform
         self.min_category_count = min_category_count
         self.max_discrete_levels = max_discrete_levels
+        self.max_spikes = max_spikes
         self.device = device
         self.random_state = random_state
 
@@ -148,6 +154,7 @@ class Synthesizer(BaseEstimator):
             self.continuous_transform,
             min_category_count=self.min_category_count,
             max_discrete_levels=self.max_discrete_levels,
+            max_spikes=self.max_spikes,
         )
         train = encoder.fit_transform(X, schema, np.random.default_rng(int(enc_seed)))
         backend.fit(

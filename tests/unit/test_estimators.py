@@ -314,3 +314,18 @@ def test_predict_proba_is_calibrated_and_saved(tmp_path) -> None:
     np.testing.assert_allclose(load(tmp_path / "m").predict_proba(probe), det.predict_proba(probe))
     with pytest.raises(ConfigError, match="method"):
         det.predict_proba(probe, method="magic")
+
+
+def test_max_spikes_controls_discrete_states() -> None:
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random(600) < 0.5, 0.0, rng.lognormal(size=600))
+    df = pd.DataFrame({"x": x, "c": rng.choice(["a", "b"], 600)})
+    syn = Synthesizer("gmm", {"n_components": 2}, device="cpu", random_state=0).fit(df)
+    assert syn.encoder_.transforms_["x"].spikes == [0.0]  # the zeros are an exact state
+    assert abs((syn.sample(2000)["x"] == 0).mean() - 0.5) < 0.05
+    flat = Synthesizer("gmm", {"n_components": 2}, max_spikes=0, device="cpu").fit(df)
+    assert flat.encoder_.transforms_["x"].spikes == []
+    # Detection compares rows on one scale: no spike states by default.
+    assert AnomalyDetector().max_spikes == 0
+    det = AnomalyDetector("gmm", {"n_components": 2}, device="cpu", random_state=0).fit(df)
+    assert det.synthesizer_.encoder_.transforms_["x"].spikes == []
