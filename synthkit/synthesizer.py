@@ -211,18 +211,9 @@ class Synthesizer(BaseEstimator):
             size = min(_SAMPLE_CHUNK, int(n) - start)
             table = self.backend_.sample(size, generator=gen)
             decode_seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
-            parts.append(self.encoder_.inverse_transform(table, np.random.default_rng(decode_seed)))
-        out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        return self._restore_ids(out)
-
-    def _restore_ids(self, df: pd.DataFrame) -> pd.DataFrame:
-        # Chunks each number ids from 0: renumber so ids stay unique over the whole sample.
-        from synthkit.encoding.encoder import _regenerate_ids
-
-        for col in self.schema_.columns:
-            if col.kind == "id":
-                df[col.name] = _regenerate_ids(col, len(df)).to_numpy()
-        return df
+            rng = np.random.default_rng(decode_seed)
+            parts.append(self.encoder_.inverse_transform(table, rng, first_row=start))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     # ----------------------------------------------------------------- score
     def _encode(self, X: Any) -> tuple[Any, np.ndarray]:

@@ -232,10 +232,13 @@ class TableEncoder:
             problems.extend(p for p in col_problems if p[0].any())
         return self._stack(cont, disc, obs, n), logj, problems
 
-    def inverse_transform(self, table: EncodedTable, rng: np.random.Generator) -> pd.DataFrame:
+    def inverse_transform(
+        self, table: EncodedTable, rng: np.random.Generator, *, first_row: int = 0
+    ) -> pd.DataFrame:
         """Decode an encoded table to a DataFrame with the original columns and dtypes.
 
-        Id columns are regenerated as fresh unique values, constant columns reproduced and
+        Id columns are regenerated as fresh unique values (numbered from ``first_row``, so
+        chunks decoded separately stay unique together), constant columns reproduced and
         dropped columns left out.
         """
         cont = table.continuous.detach().cpu().numpy().astype(np.float64)
@@ -255,7 +258,7 @@ class TableEncoder:
             if col.kind == "drop":
                 continue
             if col.kind == "id":
-                out[col.name] = _regenerate_ids(col, n)
+                out[col.name] = _regenerate_ids(col, n, first_row)
             elif col.kind == "constant":
                 out[col.name] = _restore(col, np.full(n, col.constant, dtype=object))
             else:
@@ -304,10 +307,12 @@ def _datetime_resolution(ns: np.ndarray) -> float:
     return 1.0
 
 
-def _regenerate_ids(col: ColumnSchema, n: int) -> pd.Series:
+def _regenerate_ids(col: ColumnSchema, n: int, first: int = 0) -> pd.Series:
+    """Fresh unique ids ``first .. first + n - 1`` (numbers, or ``synthetic-{i}`` text)."""
     if "int" in col.dtype.lower() or "float" in col.dtype.lower():
-        return pd.Series(np.arange(n), dtype=col.dtype)
-    return pd.Series([f"synthetic-{i}" for i in range(n)], dtype=_pandas_dtype(col.dtype))
+        return pd.Series(np.arange(first, first + n), dtype=col.dtype)
+    ids = [f"synthetic-{i}" for i in range(first, first + n)]
+    return pd.Series(ids, dtype=_pandas_dtype(col.dtype))
 
 
 def _pandas_dtype(dtype: str) -> Any:

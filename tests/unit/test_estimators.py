@@ -329,3 +329,18 @@ def test_max_spikes_controls_discrete_states() -> None:
     assert AnomalyDetector().max_spikes == 0
     det = AnomalyDetector("gmm", {"n_components": 2}, device="cpu", random_state=0).fit(df)
     assert det.synthesizer_.encoder_.transforms_["x"].spikes == []
+
+
+def test_ids_stay_unique_across_sample_chunks(monkeypatch) -> None:
+    import synthkit.synthesizer as synthesizer_module
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"uid": [f"u{i}" for i in range(300)], "n": np.arange(300), "x": rng.normal(size=300)}
+    )
+    syn = Synthesizer("gmm", {"n_components": 2}, device="cpu", random_state=0).fit(df)
+    monkeypatch.setattr(synthesizer_module, "_SAMPLE_CHUNK", 64)  # several decoded chunks
+    fake = syn.sample(200)
+    assert fake["uid"].is_unique and fake["n"].is_unique
+    assert fake["n"].tolist() == list(range(200))
+    assert fake["uid"].iloc[150] == "synthetic-150"
