@@ -330,7 +330,7 @@ def score_job(
         overwrite=overwrite,
         device=device,
     )
-    files, fmt, out, out_dir, single = plan.files, plan.fmt, plan.out, plan.out_dir, plan.single
+    files, fmt, out_dir = plan.files, plan.fmt, plan.out_dir
     model_fp, est, columns = plan.model_fp, plan.est, plan.columns
     options = {"keep": list(keep), "explain": explain, "unit_rows": unit_rows}
     if fmt == "csv":
@@ -344,12 +344,21 @@ def score_job(
         summary.units, summary.units_resumed = units
         summary.seconds = time.perf_counter() - started
         summary.rows_per_second = rows / summary.seconds if summary.seconds else 0.0
-        _atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(asdict(summary), indent=1))
-        (out_dir / SUCCESS_FILE).touch()
-    summary = JobSummary(**json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8")))
-    if single:
-        summary = _assemble(out_dir, out, summary)
-    return summary
+        _mark_complete(out_dir, summary)
+    return _result(plan)
+
+
+def _mark_complete(out_dir: Path, summary: JobSummary) -> None:
+    """Write the summary, then ``_SUCCESS`` last: an output without it is incomplete."""
+    _atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(asdict(summary), indent=1))
+    (out_dir / SUCCESS_FILE).touch()
+
+
+def _result(plan: _Plan) -> JobSummary:
+    """The saved summary of a complete job; a single-file output is assembled from its parts."""
+    text = (plan.out_dir / SUMMARY_FILE).read_text(encoding="utf-8")
+    summary = JobSummary(**json.loads(text))
+    return _assemble(plan.out_dir, plan.out, summary) if plan.single else summary
 
 
 @dataclass

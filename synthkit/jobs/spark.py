@@ -29,7 +29,6 @@ Paths are local paths seen by the driver (a shared mount on a cluster): the driv
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -40,7 +39,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -51,14 +50,12 @@ from synthkit.errors import BackendError
 from synthkit.jobs.scoring import (
     JOB_FILE,
     REJECTS_DIR,
-    SUCCESS_FILE,
-    SUMMARY_FILE,
     JobSummary,
-    _assemble,
-    _atomic_write_text,
     _job_spec,
+    _mark_complete,
     _plan,
     _prepare_output,
+    _result,
     _score_batch,
 )
 
@@ -427,7 +424,7 @@ def score_job_spark(
         overwrite=overwrite,
         device=device,
     )
-    files, fmt, out, out_dir, single = plan.files, plan.fmt, plan.out, plan.out_dir, plan.single
+    files, fmt, out_dir = plan.files, plan.fmt, plan.out_dir
     model_fp, est, columns = plan.model_fp, plan.est, plan.columns
     options = {"engine": "spark", "keep": list(keep), "explain": explain}
     if unit_rows is not None:
@@ -458,14 +455,10 @@ def score_job_spark(
             )
         summary.seconds = time.perf_counter() - started
         summary.rows_per_second = summary.rows_in / summary.seconds if summary.seconds else 0.0
-        _atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(asdict(summary), indent=1))
-        (out_dir / SUCCESS_FILE).touch()
+        _mark_complete(out_dir, summary)
         if on_progress:
             on_progress(summary.units, summary.units, summary.rows_in)
-    summary = JobSummary(**json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8")))
-    if single:
-        summary = _assemble(out_dir, out, summary)
-    return summary
+    return _result(plan)
 
 
 def _run_spark(
