@@ -94,7 +94,11 @@ def save_model(est: Any, path: Any, *, overwrite: bool = False) -> Path:
     """
     from safetensors.torch import save_file
 
+    from synthkit.training.distributed import is_main_process
+
     est._check_fitted()
+    if not is_main_process():  # under torchrun every rank holds the same model; rank 0 writes
+        return Path(path)
     kind = _KINDS[type(est).__name__]
     syn = est.synthesizer_ if kind == "anomaly_detector" else est
     payload, tensors = _synthesizer_payload(syn)

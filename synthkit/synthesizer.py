@@ -184,21 +184,41 @@ class Synthesizer(BaseEstimator):
             )
 
     # ---------------------------------------------------------------- sample
-    def sample(self, n: int, *, random_state: Any = None) -> pd.DataFrame:
+    def sample(
+        self,
+        n: int | None = None,
+        *,
+        conditions: Mapping[str, Any] | pd.DataFrame | None = None,
+        random_state: Any = None,
+    ) -> pd.DataFrame:
         """Draw ``n`` synthetic rows with the training table's columns and dtypes.
 
         Args:
-            n: number of rows (> 0).
+            n: number of rows (> 0); may be left out when ``conditions`` is a DataFrame.
+            conditions: known values the rows must have. A mapping ``{"sex": "Female"}``
+                fixes those columns in every row; a DataFrame gives per-row conditions (one
+                row per sampled row, a null cell meaning "not given"). The model samples the
+                other columns from its conditional distribution (no rejection sampling);
+                see ``supports_conditions`` on the backend.
             random_state: seed for this call only; ``None`` continues the model's own random
                 sequence (seeded by ``random_state`` at fit), so consecutive calls differ but
                 the sequence is reproducible.
 
         Returns:
             A DataFrame with the same columns (order, dtypes, categories) as the training data.
+
+        Raises:
+            DataValidationError: impossible conditions (unknown column, unseen category, a
+                value outside the training range), all listed.
+            BackendError: the backend cannot sample conditionally.
         """
         self._check_fitted()
+        cond_frame = self._condition_frame(n, conditions)
+        if cond_frame is not None:
+            n = len(cond_frame)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ConfigError(f"n must be a positive integer number of rows, got {n!r}")
+        cond = None if cond_frame is None else self.encoder_.encode_conditions(cond_frame)
         gen = (
             self._sample_generator
             if random_state is None
@@ -209,11 +229,48 @@ class Synthesizer(BaseEstimator):
         parts = []
         for start in range(0, int(n), _SAMPLE_CHUNK):
             size = min(_SAMPLE_CHUNK, int(n) - start)
-            table = self.backend_.sample(size, generator=gen)
+            part_cond = None if cond is None else cond.rows(slice(start, start + size))
+            table = self.backend_.sample(size, generator=gen, conditions=part_cond)
             decode_seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
             rng = np.random.default_rng(decode_seed)
             parts.append(self.encoder_.inverse_transform(table, rng, first_row=start))
-        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        if cond_frame is not None:
+            _overwrite_known(out, cond_frame)
+        return out
+
+    def _condition_frame(
+        self, n: int | None, conditions: Mapping[str, Any] | pd.DataFrame | None
+    ) -> pd.DataFrame | None:
+        if conditions is None:
+            return None
+        if isinstance(conditions, pd.DataFrame):
+            if n is not None and n != len(conditions):
+                raise ConfigError(
+                    f"n={n} but the conditions frame has {len(conditions)} rows; leave n out "
+                    "to draw one row per condition row"
+                )
+            if len(conditions) == 0:
+                raise ConfigError("the conditions frame has no rows")
+            return conditions.reset_index(drop=True)
+        if not isinstance(conditions, Mapping):
+            raise ConfigError(
+                f"conditions must be a mapping or a DataFrame, got {type(conditions).__name__}"
+            )
+        if n is None:
+            raise ConfigError("give n, the number of rows to draw with these conditions")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ConfigError(f"n must be a positive integer number of rows, got {n!r}")
+        frame = {}
+        for col, value in conditions.items():
+            if not np.isscalar(value) and value is not None:
+                raise ConfigError(
+                    f"condition {col!r} must be one value (use a DataFrame for per-row values)"
+                )
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                raise ConfigError(f"condition {col!r} is null; give a value or leave it out")
+            frame[col] = pd.Series([value] * int(n))
+        return pd.DataFrame(frame)
 
     # ----------------------------------------------------------------- score
     def _encode(self, X: Any) -> tuple[Any, np.ndarray]:
@@ -297,3 +354,18 @@ class Synthesizer(BaseEstimator):
         from synthkit.persistence import save_model
 
         save_model(self, path, overwrite=overwrite)
+
+
+def _overwrite_known(out: pd.DataFrame, cond: pd.DataFrame) -> None:
+    """Put the given values in the sampled frame exactly.
+
+    The model saw them encoded; rare categories or float32 storage would otherwise blur them.
+    """
+    for col in cond.columns:
+        given = cond[col].notna().to_numpy()
+        if not given.any():
+            continue
+        values = cond[col].to_numpy(dtype=object)
+        merged = out[col].astype(object).to_numpy(copy=True)
+        merged[given] = values[given]
+        out[col] = pd.Series(merged, index=out.index).astype(out[col].dtype)

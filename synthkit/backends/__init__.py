@@ -21,6 +21,7 @@ __all__ = ["available", "get_backend_class", "make_backend", "register"]
 _REGISTRY: dict[str, str] = {
     "gmm": "synthkit.backends.gmm:GMMBackend",
     "naive_bayes": "synthkit.backends.naive_bayes:NaiveBayesBackend",
+    "vae": "synthkit.backends.vae:VAEBackend",
 }
 
 

@@ -8,7 +8,7 @@ import torch
 
 from synthkit.backends import _mixture
 from synthkit.backends.base import Backend
-from synthkit.encoding import EncodedTable, FeatureLayout
+from synthkit.encoding import Conditions, EncodedTable, FeatureLayout
 from synthkit.errors import IncompatibleModelError
 
 __all__ = ["MixtureBackend"]
@@ -26,9 +26,9 @@ class MixtureBackend(Backend):
     def _column_log_prob(self, data: EncodedTable) -> torch.Tensor:
         return _mixture.column_log_prob(data, self.params_, self.layout_)
 
-    def sample(self, n: int, *, generator: torch.Generator) -> EncodedTable:
-        """Draw ``n`` encoded rows."""
-        self._check_fitted()
+    def _sample(
+        self, n: int, *, generator: torch.Generator, conditions: Conditions | None
+    ) -> EncodedTable:
         return _mixture.sample(n, self.params_, self.layout_, generator)
 
     @property

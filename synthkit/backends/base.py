@@ -7,6 +7,8 @@ Capabilities are class flags, as in ``torch.distributions`` (``has_rsample``):
 * ``has_log_prob``: :meth:`log_prob` works (a GAN's does not).
 * ``exact_log_prob``: the log-probability is exact, not a bound or an estimate.
 * ``supports_explain``: :meth:`column_log_prob` gives per-column conditional terms.
+* ``supports_conditions``: :meth:`sample` accepts ``conditions`` (known cells), and samples
+  the other columns from the model's conditional, not by rejection.
 
 Hyper-parameters are constructor arguments stored as given (scikit-learn style, so
 ``get_params``/``set_params``/``clone`` work); they are validated in :meth:`fit` against
@@ -27,7 +29,7 @@ from synthkit.errors import BackendError, NotFittedError
 if TYPE_CHECKING:
     import torch
 
-    from synthkit.encoding import EncodedTable, FeatureLayout
+    from synthkit.encoding import Conditions, EncodedTable, FeatureLayout
 
 __all__ = ["Backend"]
 
@@ -35,7 +37,7 @@ __all__ = ["Backend"]
 class Backend(BaseEstimator, ABC):
     """Abstract generative model over encoded tables.
 
-    Subclasses implement :meth:`_fit`, :meth:`sample`, :meth:`state_dict` and
+    Subclasses implement :meth:`_fit`, :meth:`_sample`, :meth:`state_dict` and
     :meth:`load_state_dict`, and :meth:`_log_prob` when ``has_log_prob``.
     """
 
@@ -43,6 +45,7 @@ class Backend(BaseEstimator, ABC):
     has_log_prob: ClassVar[bool] = True
     exact_log_prob: ClassVar[bool] = True
     supports_explain: ClassVar[bool] = False
+    supports_conditions: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def fit(
@@ -87,9 +90,46 @@ class Backend(BaseEstimator, ABC):
     ) -> None:
         """Learn the parameters from ``data`` (already on ``self.device_``)."""
 
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator,
+        conditions: Conditions | None = None,
+    ) -> EncodedTable:
+        """Draw ``n`` encoded rows.
+
+        Args:
+            n: number of rows.
+            generator: the only source of randomness (on the model's device).
+            conditions: known cells, one row per sampled row; those cells are returned as
+                given and the others drawn from the model's conditional distribution.
+
+        Raises:
+            BackendError: conditions were given to a backend that cannot condition.
+        """
+        self._check_fitted()
+        if conditions is not None:
+            if not self.supports_conditions:
+                from synthkit.backends import available, get_backend_class
+
+                able = [b for b in available() if get_backend_class(b).supports_conditions]
+                raise BackendError(
+                    f"backend {self.name!r} cannot sample conditionally; use one of {able}"
+                )
+            if len(conditions) != n:
+                raise BackendError(f"{len(conditions)} condition rows for {n} samples")
+            conditions = conditions.to(self.device_)
+            return conditions.apply(
+                self._sample(n, generator=generator, conditions=conditions), self.layout_
+            )
+        return self._sample(n, generator=generator, conditions=None)
+
     @abstractmethod
-    def sample(self, n: int, *, generator: torch.Generator) -> EncodedTable:
-        """Draw ``n`` encoded rows (every continuous entry observed)."""
+    def _sample(
+        self, n: int, *, generator: torch.Generator, conditions: Conditions | None
+    ) -> EncodedTable:
+        """Draw ``n`` rows (every continuous entry observed), given ``conditions`` if any."""
 
     def log_prob(self, data: EncodedTable) -> torch.Tensor:
         """Log-density of each row in encoded space, shape ``(n,)``.

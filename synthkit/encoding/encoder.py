@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthkit.encoding.layout import ColumnGroup, EncodedTable, FeatureLayout
+from synthkit.encoding.layout import ColumnGroup, Conditions, EncodedTable, FeatureLayout
 from synthkit.encoding.transforms import (
     CategoricalTransform,
     ContinuousTransform,
+    _lookup,
     transform_from_dict,
 )
 from synthkit.errors import DataValidationError
@@ -231,6 +232,68 @@ class TableEncoder:
                 logj[:, i] = lp
             problems.extend(p for p in col_problems if p[0].any())
         return self._stack(cont, disc, obs, n), logj, problems
+
+    def encode_conditions(self, frame: pd.DataFrame) -> Conditions:
+        """Encode known cells for conditional sampling.
+
+        ``frame`` has one row per row to sample and a subset of the modelled columns; a null
+        cell means "not given" (that column is sampled for that row).
+
+        Raises:
+            DataValidationError: an unknown or unmodelled column, a value of the wrong type, a
+                category never seen in training, or a number outside the training range:
+                conditions the model cannot satisfy (all problems listed).
+        """
+        import torch
+
+        names = {g.name for g in self.layout_.groups}
+        problems = [
+            f"column {c!r} cannot be a condition: "
+            + ("it is not modelled (id, constant or dropped)" if c in self.schema_ else
+               f"no such column (known: {sorted(names)})")
+            for c in frame.columns
+            if c not in names
+        ]
+        n = len(frame)
+        cont = np.zeros((n, self.layout_.n_continuous), dtype=np.float32)
+        disc = np.zeros((n, self.layout_.n_discrete), dtype=np.int64)
+        obs = np.ones((n, self.layout_.n_continuous), dtype=bool)
+        known = np.zeros((n, len(self.layout_.groups)), dtype=bool)
+        for gi, g in enumerate(self.layout_.groups):
+            if g.name not in frame.columns:
+                continue
+            col, t = self.schema_[g.name], self.transforms_[g.name]
+            values, col_problems = coerce_rows(frame[g.name], col)
+            problems += problem_messages(col_problems)
+            given = ~np.asarray(pd.isna(values), dtype=bool)
+            if isinstance(t, ContinuousTransform):
+                v = np.asarray(values, dtype=np.float64)
+                lo, hi = t.min * t.scale, t.max * t.scale
+                out = given & ((v < lo) | (v > hi))
+                if out.any():
+                    problems.append(
+                        f"column {g.name!r}: {int(out.sum())} condition values outside the "
+                        f"training range [{lo:g}, {hi:g}]"
+                    )
+                z, states, regular, _ = t.encode(np.where(given, v, t.min * t.scale))
+                cont[:, list(g.continuous)] = z
+                obs[:, list(g.continuous)] = regular
+                disc[:, list(g.discrete)] = states
+            else:
+                codes = _lookup(values, t.categories)
+                unseen = given & (codes < 0)
+                if unseen.any():
+                    bad = sorted({str(x) for x in np.asarray(values, dtype=object)[unseen]})[:5]
+                    problems.append(
+                        f"column {g.name!r}: condition values never seen in training: {bad} "
+                        f"(known: {[str(c) for c in t.categories][:20]})"
+                    )
+                disc[:, list(g.discrete)] = t.encode(values)[0]
+            known[:, gi] = given
+        if problems:
+            raise DataValidationError(problems, prefix="impossible conditions")
+        table = EncodedTable(torch.from_numpy(cont), torch.from_numpy(disc), torch.from_numpy(obs))
+        return Conditions(table, torch.from_numpy(known))
 
     def inverse_transform(
         self, table: EncodedTable, rng: np.random.Generator, *, first_row: int = 0

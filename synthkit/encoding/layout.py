@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ColumnGroup", "EncodedTable", "FeatureLayout"]
+__all__ = ["ColumnGroup", "Conditions", "EncodedTable", "FeatureLayout"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,52 @@ class EncodedTable:
     def rows(self, index: Any) -> EncodedTable:
         """A subset of rows (slice, index tensor or boolean mask)."""
         return EncodedTable(self.continuous[index], self.discrete[index], self.observed[index])
+
+
+@dataclass
+class Conditions:
+    """Known cells for conditional sampling: per row, which columns are fixed and to what.
+
+    Attributes:
+        table: encoded values, one row per row to sample (entries of free columns are
+            placeholders).
+        known: bool ``(n, n_groups)``; True where the column (a :class:`ColumnGroup`) is given.
+    """
+
+    table: EncodedTable
+    known: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to(self, device: Any) -> Conditions:
+        """The same conditions on ``device``."""
+        return Conditions(self.table.to(device), self.known.to(device))
+
+    def rows(self, index: Any) -> Conditions:
+        """A subset of rows."""
+        return Conditions(self.table.rows(index), self.known[index])
+
+    def feature_masks(self, layout: FeatureLayout) -> tuple[torch.Tensor, torch.Tensor]:
+        """Known masks per feature: ``(n, n_continuous)`` and ``(n, n_discrete)``."""
+        import torch
+
+        cont_group = torch.zeros(layout.n_continuous, dtype=torch.long)
+        disc_group = torch.zeros(layout.n_discrete, dtype=torch.long)
+        for i, g in enumerate(layout.groups):
+            cont_group[list(g.continuous)] = i
+            disc_group[list(g.discrete)] = i
+        dev = self.known.device
+        return self.known[:, cont_group.to(dev)], self.known[:, disc_group.to(dev)]
+
+    def apply(self, sampled: EncodedTable, layout: FeatureLayout) -> EncodedTable:
+        """``sampled`` with the known features overwritten by the given values."""
+        import torch
+
+        kc, kd = self.feature_masks(layout)
+        t = self.table.to(sampled.device)
+        return EncodedTable(
+            torch.where(kc, t.continuous, sampled.continuous),
+            torch.where(kd, t.discrete, sampled.discrete),
+            torch.where(kc, t.observed, sampled.observed),
+        )

@@ -24,6 +24,7 @@ from synthkit.errors import BackendError, NotFittedError
 FAST_PARAMS: dict[str, dict] = {
     "gmm": {"n_components": 3, "max_iter": 30},
     "naive_bayes": {"n_classes": 3, "max_iter": 30},
+    "vae": {"epochs": 60, "hidden_dims": (64, 64), "latent_dim": 8, "batch_size": 128},
 }
 
 
@@ -148,8 +149,13 @@ def check_density_normalised(name: str, device: str) -> None:
         for cat in ("u", "v"):
             probe = pd.DataFrame({"x": grid, "c": pd.Series([cat] * len(grid), dtype="str")})
             total += np.trapezoid(np.exp(syn.score_samples(probe)), grid)
-        # Slightly below 1: the smoothing leaves a little mass for categories never seen.
-        assert 0.98 < total <= 1.001, (transform, total)
+        if get_backend_class(name).exact_log_prob:
+            # Slightly below 1: the smoothing leaves a little mass for categories never seen.
+            assert 0.98 < total <= 1.001, (transform, total)
+        else:
+            # An estimate (IWAE) or a bound: exp of it integrates to about 1 (an unbiased
+            # estimate of the density) or less (a bound), never clearly more.
+            assert 0.85 < total < 1.05, (transform, total)
 
 
 def check_unseen_category_scored_low(name: str, device: str) -> None:
