@@ -115,7 +115,7 @@ class AnomalyDetector(BaseEstimator):
         """
         validate_params(self.get_params(deep=False), self._parameter_constraints, "AnomalyDetector")
         self.synthesizer_ = self._synthesizer().fit(X, callbacks=callbacks)
-        self._set_threshold(self.synthesizer_.score_samples(X))
+        self._set_threshold(self.synthesizer_.normality_scores(X))
         self._explain_ref: dict[str, list[float]] | None = None
         return self
 
@@ -167,9 +167,13 @@ class AnomalyDetector(BaseEstimator):
             )
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Log-likelihood of each row (higher = more normal)."""
+        """Log-likelihood of each row (higher = more normal).
+
+        For a backend without a likelihood (``gan``) this is its normality score instead (the
+        critic's), which ranks rows but is not a log-probability.
+        """
         self._check_fitted()
-        return self.synthesizer_.score_samples(X)
+        return self.synthesizer_.normality_scores(X)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for anomalies."""

@@ -294,10 +294,28 @@ class Synthesizer(BaseEstimator):
             BackendError: the backend has no likelihood.
         """
         table, logj = self._encode(X)
+        return self._scores(table, logj)
+
+    def _scores(self, table: Any, logj: np.ndarray, normality: bool = False) -> np.ndarray:
+        # ``normality``: a backend without a likelihood (a GAN) gives its own score instead
+        # (higher = more normal, no Jacobian: it is not a density). Anomaly detection only.
+        if normality and not self.backend_.has_log_prob:
+            return self.backend_.normality(table).detach().cpu().numpy().astype(np.float64)
         lp = self.backend_.log_prob(table).detach().cpu().numpy().astype(np.float64)
         return lp + logj.sum(axis=1)
 
-    def score_rows(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    def normality_scores(self, X: Any) -> np.ndarray:
+        """Scores for anomaly ranking, higher = more normal.
+
+        :meth:`score_samples` where the backend has a likelihood, else the backend's own
+        normality score (a GAN's critic). Only the likelihood is comparable across models.
+        """
+        table, logj = self._encode(X)
+        return self._scores(table, logj, normality=True)
+
+    def score_rows(
+        self, X: Any, *, normality: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Score what can be scored; say why for the rest (for batch jobs).
 
         Returns:
@@ -307,20 +325,23 @@ class Synthesizer(BaseEstimator):
             object array with ``None`` for scored rows and the reason, naming the column, for
             the others.
 
+        Args:
+            X: the rows.
+            normality: score with :meth:`normality_scores` (anomaly jobs) instead of the
+                log-likelihood.
+
         Raises:
             DataValidationError: the frame itself is unusable (missing columns, no rows).
         """
         self._check_fitted()
         table, logj, reasons = self.encoder_.transform_rows(_as_frame(X))
         if reasons is None:
-            lp = self.backend_.log_prob(table).detach().cpu().numpy().astype(np.float64)
-            return lp + logj.sum(axis=1), None
+            return self._scores(table, logj, normality), None
         import torch
 
         good = np.equal(reasons, None)
         scores = np.full(len(reasons), np.nan)
-        lp = self.backend_.log_prob(table.rows(torch.from_numpy(good)))
-        scores[good] = lp.detach().cpu().numpy().astype(np.float64) + logj[good].sum(axis=1)
+        scores[good] = self._scores(table.rows(torch.from_numpy(good)), logj[good], normality)
         return scores, reasons
 
     def score(self, X: Any, y: Any = None) -> float:

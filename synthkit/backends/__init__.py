@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["available", "get_backend_class", "make_backend", "register"]
 
 _REGISTRY: dict[str, str] = {
+    "flow": "synthkit.backends.flow:FlowBackend",
     "gmm": "synthkit.backends.gmm:GMMBackend",
     "naive_bayes": "synthkit.backends.naive_bayes:NaiveBayesBackend",
+    "transformer": "synthkit.backends.transformer:TransformerBackend",
     "vae": "synthkit.backends.vae:VAEBackend",
+    "gan": "synthkit.backends.gan:GANBackend",
 }
 
 

@@ -152,6 +152,14 @@ class Backend(BaseEstimator, ABC):
     def _log_prob(self, data: EncodedTable) -> torch.Tensor:
         raise NotImplementedError
 
+    def normality(self, data: EncodedTable) -> torch.Tensor:
+        """Anomaly-ranking score, higher = more normal.
+
+        :meth:`log_prob` unless overridden (a GAN returns its critic's score, which is not a
+        log-probability).
+        """
+        return self.log_prob(data)
+
     def column_log_prob(self, data: EncodedTable) -> torch.Tensor:
         """Per column group, ``log p(x_g | x_rest)`` in encoded space: shape ``(n, n_groups)``.
 

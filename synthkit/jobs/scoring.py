@@ -237,7 +237,7 @@ def _score_batch(est: Any, df: Any, keep: Sequence[str], explain: int) -> tuple[
 
     detector = est if isinstance(est, AnomalyDetector) else None
     syn = detector.synthesizer_ if detector is not None else est
-    scores, reasons = syn.score_rows(df)
+    scores, reasons = syn.score_rows(df, normality=detector is not None)
     good = np.ones(len(df), dtype=bool) if reasons is None else np.equal(reasons, None)
     out = df.loc[good, list(keep)].reset_index(drop=True)
     out["score"] = scores[good]

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Objective", "TrainResult", "Trainer", "seeded"]
 
+_SINGLE_THREAD_ROWS = 5_000
+
 
 @contextlib.contextmanager
 def seeded(generator: torch.Generator) -> Iterator[int]:
@@ -213,6 +215,22 @@ class Trainer:
         Returns:
             A :class:`TrainResult`; the objective holds the best weights afterwards.
         """
+        from synthkit._device import cpu_threads
+
+        # Steps on a few thousand rows are too small for intra-op threads to pay off; on a
+        # busy machine their spinning makes them several times slower (as in the mixtures).
+        small = device.type == "cpu" and len(data) < _SINGLE_THREAD_ROWS
+        with cpu_threads(1 if small else None):
+            return self._fit(objective, data, generator=generator, device=device)
+
+    def _fit(
+        self,
+        objective: Objective,
+        data: EncodedTable,
+        *,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> TrainResult:
         start = time.perf_counter()
         info = init_distributed(device)
         data = data.to(device)
