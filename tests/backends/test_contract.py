@@ -25,7 +25,16 @@ FAST_PARAMS: dict[str, dict] = {
     "flow": {"epochs": 30, "hidden_dims": (32,), "n_transforms": 1, "batch_size": 128, "lr": 3e-3},
     "gmm": {"n_components": 3, "max_iter": 30},
     "naive_bayes": {"n_classes": 3, "max_iter": 30},
-    "transformer": {"epochs": 60, "d_model": 32, "n_layers": 2, "n_bins": 32, "dropout": 0.0, "batch_size": 256, "lr": 3e-3},
+    "transformer": {
+        "epochs": 30,
+        "d_model": 32,
+        "n_layers": 2,
+        "n_bins": 32,
+        "dropout": 0.0,
+        "batch_size": 128,
+        "lr": 3e-3,
+        "patience": 5,
+    },
     "vae": {
         "epochs": 40,
         "hidden_dims": (64, 64),
