@@ -1,0 +1,120 @@
+"""Neural synthesizers at the same wall-clock budget: synthkit ``vae``/``gan`` vs SDV TVAE/CTGAN.
+
+The fixed Adult split (all rows, 80/20, seed 0), every method given the same training budget
+on the same machine, one method at a time in a fresh process. synthkit backends stop on their
+``time_budget``. SDV has no time limit, so its epochs are calibrated first: two short fits
+(1 and 2 epochs) give the preprocessing time and the time per epoch, and the final fit gets
+``floor((budget - preprocessing) / per_epoch)`` epochs, so it trains for about the budget.
+Metrics are those of the benchmark suite (METRICS.md): shape and trend error, TSTR, C2ST, DCR.
+
+    python -m benchmarks.neural_budget --budget 300 --threads 2 [--methods vae tvae gan ctgan]
+
+Results are appended to ``benchmarks/results/neural_budget_<device>.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._env import RESULTS_DIR, environment
+from benchmarks._jobs import run_in_subprocess, synthesis_job
+
+METHODS = {
+    # name: (kind, backend or SDV class, params)
+    "vae": ("synthkit", "vae", {}),
+    "gan": ("synthkit", "gan", {}),
+    "tvae": ("sdv", "tvae", {}),
+    "ctgan": ("sdv", "ctgan", {}),
+}
+DATASETS = {"adult": ("adult.parquet", "income")}
+
+
+def _timed_sdv_fit(spec: dict) -> float:
+    """Seconds to fit an SDV model with ``spec['params']`` (calibration only)."""
+    import torch
+
+    from benchmarks._data import synthesis_split
+    from benchmarks._jobs import _SDVModel
+
+    torch.set_num_threads(int(spec["threads"]))
+    train, _ = synthesis_split(spec["file"], max_rows=None, seed=0)
+    model = _SDVModel(spec["sdv_kind"], spec["params"], spec["dataset"], spec["device"])
+    t0 = time.perf_counter()
+    model.fit(train, 0)
+    return time.perf_counter() - t0
+
+
+def _calibrate(spec: dict, budget: float) -> dict[str, float]:
+    times = {}
+    for epochs in (1, 2):
+        status, out = run_in_subprocess(
+            _timed_sdv_fit, {**spec, "params": {**spec["params"], "epochs": epochs}}, 3600
+        )
+        if status != "ok":
+            raise RuntimeError(f"calibration failed: {out}")
+        times[epochs] = out
+    per_epoch = max(1e-3, times[2] - times[1])
+    prep = max(0.0, times[1] - per_epoch)
+    epochs = max(1, math.floor((budget - prep) / per_epoch))
+    return {"epochs": epochs, "calib_per_epoch_s": per_epoch, "calib_prep_s": prep}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=300.0, help="training seconds")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dataset", default="adult", choices=list(DATASETS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    file, target = DATASETS[args.dataset]
+    out = args.out or RESULTS_DIR / f"neural_budget_{args.device.split(':')[0]}.csv"
+    env = environment()
+    for name in args.methods:
+        kind, which, params = METHODS[name]
+        spec: dict[str, Any] = {
+            "method": name, "kind": kind, "dataset": args.dataset, "file": file,
+            "target": target, "max_rows": None, "split_seed": 0, "holdout_fraction": 0.2,
+            "seed": args.seed, "device": args.device, "threads": args.threads,
+            "params": dict(params),
+        }  # fmt: skip
+        extra: dict[str, Any] = {}
+        if kind == "synthkit":
+            spec["backend"] = which
+            spec["params"]["time_budget"] = args.budget
+            spec["params"]["epochs"] = 100_000  # the budget stops training
+        else:
+            spec["sdv_kind"] = which
+            extra = _calibrate(spec, args.budget)
+            spec["params"]["epochs"] = int(extra["epochs"])
+        status, row = run_in_subprocess(synthesis_job, spec, 4 * args.budget + 1800)
+        record = {
+            "method": name, "dataset": args.dataset, "budget_s": args.budget,
+            "threads": args.threads, "device": args.device, "status": status, **extra,
+            **(row if status == "ok" else {"error": str(row)[:500]}),
+            "cpu": env.get("cpu"), "when": time.strftime("%Y-%m-%d %H:%M"),
+        }  # fmt: skip
+        print(json.dumps(record, default=str), flush=True)
+        _append(out, record)
+
+
+def _append(path: Path, record: dict) -> None:
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame([record])
+    if path.exists():
+        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    new.to_csv(path, index=False)
+
+
+if __name__ == "__main__":
+    main()
