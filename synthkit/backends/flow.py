@@ -28,7 +28,8 @@ Sampling draws ``d`` feature by feature (Gumbel-max), then inverts each layer by
 ``n_continuous`` autoregressive passes. ``exact_log_prob`` is True. Conditioning on a subset
 of columns, and per-column terms ``log p(x_g | x_rest)``, would need marginals of an
 autoregressive model in a fixed order, which it does not give exactly: ``supports_conditions``
-and ``supports_explain`` are False (use ``vae`` or ``gmm``).
+and ``supports_explain`` are False (``vae``, ``gan`` and ``transformer`` condition;
+``gmm``, ``naive_bayes`` and ``transformer`` explain).
 
 References:
     Germain et al., MADE: Masked Autoencoder for Distribution Estimation, 2015.
