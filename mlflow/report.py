@@ -1,8 +1,10 @@
-"""Fidelity report for the MLflow Project's ``report`` entry point.
+"""Report for the MLflow Project's ``report`` entry point: real vs synthetic tables, no model.
 
-Compares a synthetic table with a real one (shape and trend error, as ``synthkit demo``
-reports), writes the numbers as JSON and logs them to the MLflow run. Stand-in until the
-``synthkit report`` command exists.
+Runs :func:`synthkit.reports.build_report` without a model (fidelity, alpha-precision /
+beta-recall, detection, privacy without a holdout), writes the numbers as JSON to
+``--output`` and the HTML page beside it (same name, ``.html``), and logs the numbers as
+metrics and both files as artifacts to the MLflow run. With a fitted model, use
+``synthkit report MODEL_DIR --real ... -o DIR`` instead (the ``report_model`` entry point).
 """
 
 from __future__ import annotations
@@ -23,22 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from synthkit.io import read_table
-    from synthkit.reports import fidelity_summary
+    from synthkit.reports import build_report
+    from synthkit.reports.report import _write_atomic
 
     real, synthetic = read_table(args.real), read_table(args.synthetic)
-    summary = fidelity_summary(real, synthetic)
-    report = {
+    report = build_report(None, real, synthetic=synthetic)
+    numbers = {
         "real": str(args.real),
         "synthetic": str(args.synthetic),
         "n_real": len(real),
         "n_synthetic": len(synthetic),
-        "shape_error_pct": summary["shape_error_pct"],
-        "trend_error_pct": summary["trend_error_pct"],
+        **report.to_dict(),
     }
-    out = args.output.absolute()
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    tmp.replace(out)  # atomic: never a half-written report
+    out = _write_atomic(args.output, json.dumps(numbers, indent=2) + "\n")
+    page = report.to_html(out.with_suffix(".html"))
 
     if not args.no_track:
         import mlflow
@@ -46,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         from synthkit.tracking import tracking_run
 
         with tracking_run(tags={"synthkit.command": "report"}):
-            mlflow.log_metrics(
-                {k: float(v) for k, v in report.items() if k.endswith(("_pct",)) or k[:2] == "n_"}
-            )
+            mlflow.log_metrics(report.flat_metrics())
             mlflow.log_artifact(str(out), artifact_path="report")
+            mlflow.log_artifact(str(page), artifact_path="report")
+    fid = report.metrics["fidelity"]
     print(
-        f"shape error {report['shape_error_pct']:.2f} %, trend error"
-        f" {report['trend_error_pct']:.2f} %",
+        f"shape error {fid['shape_error_pct']:.2f} %, trend error {fid['trend_error_pct']:.2f} %",
         file=sys.stderr,
     )
     print(out)

@@ -1,4 +1,4 @@
-"""The ``synthkit`` command line: fit, sample, score, backends, demo.
+"""The ``synthkit`` command line: fit, sample, score, report, backends, demo.
 
 The commands are thin: parse, call the Python API, print. Only click and the standard
 library are imported at module level; pandas, torch and rich load inside the commands, so
@@ -320,6 +320,7 @@ Quick start:
   synthkit fit data.parquet -o model          # learn the table
   synthkit sample model -n 1000 -o fake.parquet
   synthkit score model data.parquet -o scores.parquet
+  synthkit report model --real data.parquet --holdout test.parquet -o report
 
 Tables can be .csv, .csv.gz, .parquet/.pq, .feather/.arrow, or a directory of Parquet files.
 Results (paths) go to stdout; progress and summaries to stderr.
@@ -610,6 +611,7 @@ def _path_size(path: Path) -> int:
     help="Spark master for --engine spark (default local[*]; under spark-submit, its own).",
 )
 @_LOAD_DEVICE_OPTION
+@_tracking_options
 def score(
     model_dir: Path,
     data: Path,
@@ -622,6 +624,9 @@ def score(
     engine: str,
     master: str | None,
     device: str | None,
+    track: bool,
+    experiment: str | None,
+    run_name: str | None,
 ) -> None:
     """Score each row of DATA with the model in MODEL_DIR, streaming (any size).
 
@@ -629,7 +634,9 @@ def score(
     ``score`` (log-likelihood of the row; lower is more unusual), ``is_anomaly`` (anomaly
     detectors only) and, with --explain, the explanation columns. Rows that cannot be scored
     (text in a numeric column, infinite values...) go to a rejects file with the reason. An
-    interrupted run resumes where it stopped when rerun. Prints the output path on stdout.
+    interrupted run resumes where it stopped when rerun. With tracking on (the default), the
+    model, input and row count are logged to an MLflow run with rows scored, rows/s and the
+    rejected count. Prints the output path on stdout.
     """
     from synthkit.errors import ConfigError, DataValidationError
     from synthkit.jobs import input_columns, score_job
@@ -664,15 +671,18 @@ def score(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[rows]} rows"),
-        console=console,
-        transient=True,
-    ) as bar:
+    with (
+        _tracking(track, experiment, run_name, "score") as run,
+        Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[rows]} rows"),
+            console=console,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("score", total=None, rows="0")
 
         def progress(done: int, total: int, rows: int) -> None:
@@ -693,6 +703,10 @@ def score(
         else:
             # The saved files (not the loaded model) fingerprint the job exactly.
             summary = score_job(model_dir, data, out, **options)
+        if run is not None:
+            from synthkit.tracking._runs import log_score_job
+
+            log_score_job(summary, model_dir=model_dir, data=data, engine=engine)
     if summary.units_resumed:
         click.echo(
             f"Resumed: {summary.units_resumed} of {summary.units} parts were done.", err=True
@@ -717,6 +731,178 @@ def score(
             err=True,
         )
     click.echo(str(Path(summary.output).absolute()))
+
+
+#: Files ``synthkit report`` writes into its output directory.
+_REPORT_FILES = ("report.json", "report.html")
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--real", type=click.Path(path_type=Path), required=True, help="The real training rows."
+)
+@click.option(
+    "--holdout",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Real rows the model did not see (noise floor, held-out NLL, DCR share, attack).",
+)
+@click.option(
+    "--synthetic",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Synthetic rows to judge [default: sample from the model].",
+)
+@click.option(
+    "-n",
+    "--n-rows",
+    "n_rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows to sample when no --synthetic is given [default: as many as --real].",
+)
+@click.option("--target", default=None, metavar="COLUMN", help="Target column for TSTR.")
+@click.option(
+    "--label-col",
+    default=None,
+    metavar="COLUMN",
+    help="Anomaly labels (bool, 0/1 with 1 = anomaly, or -1/+1 with -1 = anomaly); scored on"
+    " --holdout when it has the column, else on --real.",
+)
+@click.option(
+    "--anomaly-label",
+    default=None,
+    metavar="VALUE",
+    help="The --label-col value that marks an anomaly, for other label conventions.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory to write report.json and report.html into.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the output directory's report.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@_LOAD_DEVICE_OPTION
+@_tracking_options
+def report(
+    model_dir: Path,
+    real: Path,
+    holdout: Path | None,
+    synthetic: Path | None,
+    n_rows: int | None,
+    target: str | None,
+    label_col: str | None,
+    anomaly_label: str | None,
+    out_dir: Path,
+    overwrite: bool,
+    seed: int,
+    device: str | None,
+    track: bool,
+    experiment: str | None,
+    run_name: str | None,
+) -> None:
+    """Judge the model in MODEL_DIR: fidelity, privacy, efficacy and anomaly metrics.
+
+    Writes report.json (every number) and report.html (one self-contained page with plots
+    and what each number means) into the output directory, which appears complete or not at
+    all. With tracking on (the default), the numbers are logged as MLflow metrics and both
+    files as artifacts. Prints the output directory on stdout. See docs/reports.md.
+    """
+    from synthkit.errors import ConfigError
+
+    if synthetic is not None and n_rows is not None:
+        raise ConfigError("give either --synthetic or --n-rows, not both")
+    if anomaly_label is not None and label_col is None:
+        raise ConfigError("--anomaly-label needs --label-col")
+    out = _check_report_dir(out_dir, overwrite)
+    console = _stderr_console()
+    model = _load_model(model_dir, device, console)
+    real_df = _read_data(real, console)
+    holdout_df = None if holdout is None else _read_data(holdout, console)
+    synthetic_df = None if synthetic is None else _read_data(synthetic, console)
+
+    from synthkit.reports import build_report
+
+    with _tracking(track, experiment, run_name, "report") as run:
+        status = console.status("Report")
+        with status:
+            result = build_report(
+                model,
+                real_df,
+                synthetic=synthetic_df,
+                holdout=holdout_df,
+                target=target,
+                labels=label_col,
+                positive_label=_parse_value(anomaly_label) if anomaly_label else None,
+                n_rows=n_rows,
+                random_state=seed,
+                device=device,
+                on_section=lambda name: status.update(f"Report: {name}"),
+            )
+            status.update("Report: writing")
+            _write_report_dir(result, out)
+        if run is not None:
+            import mlflow
+
+            params = {"model_dir": model_dir.absolute(), "real": real.absolute(), "seed": seed}
+            params.update(holdout=holdout, synthetic=synthetic, n_rows=n_rows, target=target)
+            params["label_col"] = label_col
+            mlflow.log_params({k: str(v) for k, v in params.items() if v is not None})
+            mlflow.log_metrics(result.flat_metrics())
+            for name in _REPORT_FILES:
+                mlflow.log_artifact(str(out / name), artifact_path="report")
+    for finding in result.findings():
+        if finding.level == "warning":
+            click.echo(f"warning: {finding.section}: {finding.message}", err=True)
+    seconds = sum(result.metrics["timings"].values())
+    click.echo(f"Report written in {seconds:.1f} s to:", err=True)
+    click.echo(str(out))
+
+
+def _check_report_dir(out_dir: Path, overwrite: bool) -> Path:
+    """Refuse to replace anything but an earlier report (and only with --overwrite)."""
+    from synthkit.errors import ConfigError
+
+    out = out_dir.absolute()
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise ConfigError(f"{out} exists and is not a directory; choose another -o")
+    entries = {p.name for p in out.iterdir()}
+    if entries and not overwrite:
+        raise ConfigError(f"{out} is not empty; pass --overwrite to replace its report")
+    if entries - set(_REPORT_FILES):
+        raise ConfigError(
+            f"{out} holds files other than a synthkit report; refusing to replace it,"
+            " choose another -o"
+        )
+    return out
+
+
+def _write_report_dir(result: Any, out: Path) -> None:
+    """Write both files into a temporary sibling directory, then rename it into place."""
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        result.to_json(tmp / "report.json")
+        result.to_html(tmp / "report.html")
+        if out.exists():  # an earlier report (checked by _check_report_dir)
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 @main.command()

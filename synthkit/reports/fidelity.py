@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["column_pair_trends", "column_shapes", "fidelity_summary"]
+__all__ = ["column_pair_trends", "column_shapes", "fidelity_summary", "summarise_fidelity"]
 
 _N_BINS = 10
 
@@ -141,8 +141,19 @@ def fidelity_summary(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict[str, A
             [f"column {c!r} is missing from the synthetic table" for c in missing]
         )
     synthetic = synthetic[list(real.columns)]
-    shapes = column_shapes(real, synthetic)
-    trends = column_pair_trends(real, synthetic)
+    return summarise_fidelity(column_shapes(real, synthetic), column_pair_trends(real, synthetic))
+
+
+def summarise_fidelity(shapes: pd.Series, trends: pd.DataFrame) -> dict[str, Any]:
+    """The numbers of :func:`fidelity_summary` from per-column and per-pair similarities.
+
+    Args:
+        shapes: per-column shape similarities (:func:`column_shapes`).
+        trends: per-pair similarities (:func:`column_pair_trends`).
+
+    Returns:
+        ``{"shape_error_pct", "trend_error_pct", "shapes" (per column), "n_pairs"}``.
+    """
     return {
         "shape_error_pct": float(100.0 * (1.0 - shapes.mean())),
         "trend_error_pct": float(100.0 * (1.0 - trends["similarity"].mean()))

@@ -28,6 +28,7 @@ __all__ = [
     "default_tracking_uri",
     "import_mlflow",
     "log_fit",
+    "log_score_job",
     "tracking_run",
     "tracking_uri",
 ]
@@ -349,3 +350,42 @@ class MlflowCallback(Callback):
             run_id = self.run_id = run.info.run_id
         batch, self._buffer = self._buffer, []
         mlflow.tracking.MlflowClient().log_batch(run_id, metrics=batch)
+
+
+# --------------------------------------------------------------------------- scoring jobs
+
+
+def log_score_job(summary: Any, *, model_dir: Path, data: Path, engine: str = "local") -> None:
+    """Log a finished scoring job to the active MLflow run.
+
+    Params: ``model`` (model directory), ``input``, ``output``, ``engine`` and ``rows`` (input
+    rows). Metrics: ``rows_scored``, ``rows_per_second``, ``rows_rejected``, ``anomalies``,
+    ``score_seconds`` and ``units_resumed``.
+
+    Args:
+        summary: the job's :class:`~synthkit.jobs.scoring.JobSummary`.
+        model_dir: the model directory that scored.
+        data: the input table.
+        engine: ``"local"`` or ``"spark"``.
+    """
+    mlflow = import_mlflow()
+    mlflow.log_params(
+        {
+            "model": str(Path(model_dir).absolute()),
+            "input": str(Path(data).absolute()),
+            "output": str(summary.output),
+            "engine": engine,
+            "rows": summary.rows_in,
+        }
+    )
+    metrics = {
+        "rows_scored": summary.rows_scored,
+        "rows_per_second": summary.rows_per_second,
+        "rows_rejected": summary.rows_rejected,
+        "anomalies": summary.anomalies,
+        "score_seconds": summary.seconds,
+        "units_resumed": summary.units_resumed,
+    }
+    mlflow.log_metrics(
+        {k: v for k, v in ((k, _finite(v)) for k, v in metrics.items()) if v is not None}
+    )

@@ -468,3 +468,19 @@ def test_demo(tmp_path, device):
     assert 0 <= report["shape_error_pct"] < report["noise_floor_shape_error_pct"] + 2
     assert 0 <= report["trend_error_pct"] < report["noise_floor_trend_error_pct"] + 3
     print(f"demo took {elapsed:.1f} s")
+
+
+def test_report_help_does_not_load_heavy_modules():
+    code = (
+        "import sys\n"
+        "from synthkit.cli import main\n"
+        "try:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'mlflow', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--real", "--holdout", "--synthetic", "--n-rows", "--label-col", "--no-track"):
+        assert option in proc.stdout
