@@ -19,7 +19,8 @@ __all__ = ["cpu_threads", "make_generator", "resolve_device", "resolve_seed"]
 def resolve_device(device: Any = "auto") -> torch.device:
     """Turn ``"auto"``, a name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) or a device.
 
-    ``"auto"`` picks CUDA, then MPS, then the CPU.
+    ``"auto"`` picks CUDA, then MPS, then the CPU. Under ``torchrun`` a CUDA device without an
+    index becomes ``cuda:LOCAL_RANK``, one GPU per process.
 
     Raises:
         ConfigError: the name is not a device, or the device is not available here.
@@ -30,7 +31,7 @@ def resolve_device(device: Any = "auto") -> torch.device:
         dev = device
     elif device is None or device == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _local_cuda(torch.device("cuda"))
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
             return torch.device("mps")
@@ -44,6 +45,18 @@ def resolve_device(device: Any = "auto") -> torch.device:
             ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto'")
+    return _local_cuda(dev) if dev.type == "cuda" else dev
+
+
+def _local_cuda(dev: torch.device) -> torch.device:
+    from synthkit.training.distributed import dist_info
+
+    info = dist_info()
+    if dev.index is None and info.enabled:
+        import torch
+
+        torch.cuda.set_device(info.local_rank)
+        return torch.device("cuda", info.local_rank)
     return dev
 
 

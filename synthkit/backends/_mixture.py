@@ -23,7 +23,7 @@ import torch
 
 from synthkit._device import cpu_threads
 from synthkit.callbacks import notify
-from synthkit.encoding import EncodedTable, FeatureLayout
+from synthkit.encoding import Conditions, EncodedTable, FeatureLayout
 from synthkit.errors import BackendError, SynthkitWarning
 
 __all__ = ["MixtureParams", "column_log_prob", "fit_em", "log_prob", "n_free_params", "sample"]
@@ -259,11 +259,16 @@ def column_log_prob(data: EncodedTable, p: MixtureParams, layout: FeatureLayout)
 
 # ----------------------------------------------------------------------- sampling
 def sample(
-    n: int, p: MixtureParams, layout: FeatureLayout, generator: torch.Generator
+    n: int,
+    p: MixtureParams,
+    layout: FeatureLayout,
+    generator: torch.Generator,
+    comp: torch.Tensor | None = None,
 ) -> EncodedTable:
-    """Draw ``n`` rows: a component, then its Gaussian and its categoricals."""
+    """Draw ``n`` rows: a component (unless given), then its Gaussian and its categoricals."""
     device = p.means.device
-    comp = torch.multinomial(p.log_weights.exp(), n, replacement=True, generator=generator)
+    if comp is None:
+        comp = torch.multinomial(p.log_weights.exp(), n, replacement=True, generator=generator)
     d = layout.n_continuous
     eps = torch.randn(n, d, generator=generator, device=device, dtype=p.means.dtype)
     if p.covariance_type == "diag":
@@ -281,6 +286,49 @@ def sample(
             start += c
     observed = torch.ones(n, d, dtype=torch.bool, device=device)
     return EncodedTable(x.float(), codes, observed)
+
+
+@_single_thread_when_small
+def sample_conditional(
+    cond: Conditions, p: MixtureParams, layout: FeatureLayout, generator: torch.Generator
+) -> EncodedTable:
+    """Exact conditional sampling given known cells.
+
+    A component is drawn from its posterior given the known cells, then the unknown cells
+    from that component (continuous ones from its Gaussian conditioned on the known
+    continuous values). The caller writes the known cells back.
+    """
+    device = p.means.device
+    n = len(cond)
+    kc, kd = cond.feature_masks(layout)
+    t = cond.table
+    known_obs = t.observed & kc
+    post = _joint(
+        EncodedTable(t.continuous, t.discrete, known_obs), p, _offsets(layout, device), kd
+    )
+    u = torch.rand(post.shape, generator=generator, device=device, dtype=post.dtype)
+    comp = (post - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(1)
+    free = sample(n, p, layout, generator, comp=comp)
+    if p.covariance_type == "diag" or not bool(known_obs.any()):
+        return free  # diagonal: the unknown entries do not depend on the known ones
+    x = free.continuous.to(p.means.dtype)
+    patterns, inverse = torch.unique(known_obs, dim=0, return_inverse=True)
+    cov = p.scale @ p.scale.transpose(1, 2)  # (K, d, d)
+    for i, pattern in enumerate(patterns):
+        if not bool(pattern.any()) or bool(pattern.all()):
+            continue
+        rows = (inverse == i).nonzero().squeeze(1)
+        k_idx, u_idx = pattern.nonzero().squeeze(1), (~pattern).nonzero().squeeze(1)
+        c = comp[rows]
+        s_kk = cov[:, k_idx][:, :, k_idx]
+        s_uk = cov[:, u_idx][:, :, k_idx]
+        gain = torch.linalg.solve(s_kk, s_uk.transpose(1, 2)).transpose(1, 2)  # (K, u, k)
+        chol = torch.linalg.cholesky(cov[:, u_idx][:, :, u_idx] - gain @ s_uk.transpose(1, 2))
+        diff = t.continuous[rows][:, k_idx].to(x.dtype) - p.means[c][:, k_idx]
+        mean = p.means[c][:, u_idx] + torch.einsum("nuk,nk->nu", gain[c], diff)
+        eps = torch.randn(len(rows), len(u_idx), generator=generator, device=device, dtype=x.dtype)
+        x[rows[:, None], u_idx] = mean + torch.einsum("nij,nj->ni", chol[c], eps)
+    return EncodedTable(x.float(), free.discrete, free.observed)
 
 
 # ---------------------------------------------------------------------------- EM

@@ -19,6 +19,7 @@ class MixtureBackend(Backend):
 
     exact_log_prob = True
     supports_explain = True
+    supports_conditions = True
 
     def _log_prob(self, data: EncodedTable) -> torch.Tensor:
         return _mixture.log_prob(data, self.params_, self.layout_)
@@ -29,6 +30,8 @@ class MixtureBackend(Backend):
     def _sample(
         self, n: int, *, generator: torch.Generator, conditions: Conditions | None
     ) -> EncodedTable:
+        if conditions is not None:
+            return _mixture.sample_conditional(conditions, self.params_, self.layout_, generator)
         return _mixture.sample(n, self.params_, self.layout_, generator)
 
     @property

@@ -132,6 +132,11 @@ class Conditions:
     def __len__(self) -> int:
         return len(self.table)
 
+    @property
+    def device(self) -> torch.device:
+        """Device of the tensors."""
+        return self.table.device
+
     def to(self, device: Any) -> Conditions:
         """The same conditions on ``device``."""
         return Conditions(self.table.to(device), self.known.to(device))

@@ -59,7 +59,7 @@ def test_deterministic_for_a_seed() -> None:
 
 
 def test_early_stopping_restores_best_weights() -> None:
-    obj, res = _fit(max_epochs=500, patience=3, lr=0.05)
+    _, res = _fit(max_epochs=500, patience=3, lr=0.05)
     assert res.stopped == "early_stopping" and res.epochs < 500
     assert res.best_epoch <= res.epochs - 3
     best = min(h["val_loss"] for h in res.history)
@@ -86,7 +86,7 @@ def test_callbacks_see_every_epoch() -> None:
         def on_fit_end(self, metrics):
             seen["end"].append(dict(metrics))
 
-    _, res = _fit(max_epochs=5, patience=None, callbacks=[Spy()], desc="unit")
+    _fit(max_epochs=5, patience=None, callbacks=[Spy()], desc="unit")
     assert seen["start"] == [(5, "unit")]
     assert [s for s, _ in seen["step"]] == [1, 2, 3, 4, 5]
     assert {"loss", "val_loss"} <= set(seen["step"][0][1])
