@@ -430,6 +430,11 @@ def fit(
     (as an MLflow model) are logged to an MLflow run whose id is printed on stderr.
     Prints the model directory's absolute path on stdout.
     """
+    from synthkit.training.distributed import is_main_process
+
+    # Under torchrun every process runs this command; only rank 0 tracks, saves and prints.
+    main_rank = is_main_process()
+    track = track and main_rank
     path, replace = _choose_model_dir(model_dir, overwrite)
     if not anomaly and ctx.get_parameter_source("contamination") is not ParameterSource.DEFAULT:
         click.echo("warning: --contamination is ignored with --no-anomaly", err=True)
@@ -466,6 +471,8 @@ def fit(
                 mlflow.log_params({"input_path": str(data.absolute()), "model_dir": str(path)})
                 log_fit(model, df, seconds)
                 log_model(model, "model", training_data=df)
+    if not main_rank:
+        return
     kind = "anomaly detector" if anomaly else "synthesizer"
     click.echo(
         f"Fitted {kind} (backend {backend}) on {len(df):,} rows x {df.shape[1]} columns"
@@ -478,7 +485,12 @@ def fit(
 @main.command()
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option(
-    "-n", "--n-rows", "n_rows", type=int, required=True, help="Number of rows to generate (> 0)."
+    "-n",
+    "--n-rows",
+    "n_rows",
+    type=int,
+    default=None,
+    help="Number of rows to generate (> 0); not needed with --conditions.",
 )
 @click.option(
     "-o",
@@ -488,13 +500,31 @@ def fit(
     help="Output table (.parquet, .csv, .csv.gz, .feather...); replaced if it exists.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed, for reproducible samples.")
+@click.option(
+    "--condition",
+    "condition",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    callback=_parse_pairs,
+    help="Fix a column in every generated row (repeatable): --condition sex=Female"
+    " --condition age=30. The other columns come from the model's conditional distribution.",
+)
+@click.option(
+    "--conditions",
+    "conditions_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Table of per-row conditions: one generated row per row, a null cell = not given.",
+)
 @_LOAD_DEVICE_OPTION
 @_tracking_options
 def sample(
     model_dir: Path,
-    n_rows: int,
+    n_rows: int | None,
     output: Path,
     seed: int | None,
+    condition: dict[str, Any],
+    conditions_file: Path | None,
     device: str | None,
     track: bool,
     experiment: str | None,
@@ -508,10 +538,18 @@ def sample(
     """
     from synthkit.errors import ConfigError
 
-    if n_rows <= 0:
+    if condition and conditions_file is not None:
+        raise ConfigError("give either --condition or --conditions, not both")
+    if conditions_file is None and n_rows is None:
+        raise ConfigError("-n/--n-rows is required (the number of rows to generate)")
+    if n_rows is not None and n_rows <= 0:
         raise ConfigError(f"-n/--n-rows must be a positive number of rows, got {n_rows}")
-    out = _check_output(output)
+    out = _check_output(output, *([conditions_file] if conditions_file else []))
     console = _stderr_console()
+    conditions: Any = condition or None
+    if conditions_file is not None:
+        conditions = _read_data(conditions_file, console)
+        n_rows = n_rows or len(conditions)
     model = _load_model(model_dir, device, console)
     synthesizer = model.synthesizer_ if _is_detector(model) else model
 
@@ -520,7 +558,7 @@ def sample(
     with _tracking(track, experiment, run_name, "sample") as run:
         start = time.perf_counter()
         with _status(console, f"Sampling {n_rows:,} rows"):
-            df = synthesizer.sample(n_rows, random_state=seed)
+            df = synthesizer.sample(n_rows, conditions=conditions, random_state=seed)
         seconds = time.perf_counter() - start
         with _status(console, f"Writing {out}"):
             written = write_table(df, out)

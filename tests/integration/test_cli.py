@@ -484,3 +484,21 @@ def test_report_help_does_not_load_heavy_modules():
     assert proc.returncode == 0, proc.stderr
     for option in ("--real", "--holdout", "--synthetic", "--n-rows", "--label-col", "--no-track"):
         assert option in proc.stdout
+
+
+def test_sample_with_conditions(tmp_path, fitted, tiny):
+    out = tmp_path / "c.parquet"
+    assert_ok(run("sample", fitted, "-n", 30, "-o", out, "--condition", "segment=public",
+                  "--seed", 1, "--no-track"))  # fmt: skip
+    fake = read_table(out)
+    assert len(fake) == 30 and (fake["segment"] == "public").all()
+    per_row = tmp_path / "cond.csv"
+    cond = pd.DataFrame({"segment": ["retail", "corporate"], "age": [30, None]})
+    cond.to_csv(per_row, index=False)
+    per_row_out = tmp_path / "d.parquet"
+    assert_ok(run("sample", fitted, "--conditions", per_row, "-o", per_row_out, "--no-track"))
+    fake = read_table(per_row_out)
+    assert fake["segment"].tolist() == ["retail", "corporate"] and fake["age"].iloc[0] == 30
+    bad = run("sample", fitted, "-n", 5, "-o", tmp_path / "e.parquet", "--condition",
+              "segment=nowhere", "--no-track")  # fmt: skip
+    assert_clean_error(bad, "impossible conditions", "never seen")
