@@ -945,7 +945,7 @@ def _write_report_dir(result: Any, out: Path) -> None:
 
 @main.command()
 def backends() -> None:
-    """List the model backends: likelihood type, explanations, description."""
+    """List the model backends: likelihood type, explanations, conditioning, description."""
     import inspect
 
     from rich.console import Console
@@ -958,22 +958,25 @@ def backends() -> None:
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("likelihood", no_wrap=True)
     table.add_column("explain", no_wrap=True)
+    table.add_column("conditions", no_wrap=True)
     table.add_column("description")
     for name in registry.available():
         try:
             cls = registry.get_backend_class(name)
         except Exception as exc:  # e.g. an optional dependency is missing: say so, go on
-            table.add_row(name, "?", "?", Text(f"unavailable: {_one_line(str(exc))}"))
+            table.add_row(name, "?", "?", "?", Text(f"unavailable: {_one_line(str(exc))}"))
             continue
         if not getattr(cls, "has_log_prob", False):
             likelihood = "none"
         elif getattr(cls, "exact_log_prob", False):
             likelihood = "exact"
         else:
-            likelihood = "estimate"
+            likelihood = "approx."  # an estimate (vae) or a bound (diffusion)
         explains = "yes" if getattr(cls, "supports_explain", False) else "no"
+        conditions = "yes" if getattr(cls, "supports_conditions", False) else "no"
         doc = inspect.getdoc(cls) or ""
-        table.add_row(name, likelihood, explains, Text(doc.strip().splitlines()[0] if doc else ""))
+        summary = Text(doc.strip().splitlines()[0] if doc else "")
+        table.add_row(name, likelihood, explains, conditions, summary)
     Console().print(table)
 
 
