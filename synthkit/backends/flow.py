@@ -275,12 +275,12 @@ class FlowBackend(NeuralBackend):
 
     def __init__(
         self,
-        hidden_dims: tuple[int, ...] = (256, 256),
-        n_transforms: int = 3,
+        hidden_dims: tuple[int, ...] = (128, 128),
+        n_transforms: int = 2,
         bins: int = 8,
         epochs: int = 300,
         batch_size: int = 512,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         weight_decay: float = 1e-5,
         time_budget: float | None = None,
         patience: int | None = 20,
