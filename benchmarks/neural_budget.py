@@ -28,9 +28,15 @@ METHODS = {
     # name: (kind, backend or SDV class, params)
     "vae": ("synthkit", "vae", {}),
     "gan": ("synthkit", "gan", {}),
+    "flow": ("synthkit", "flow", {}),
+    "diffusion": ("synthkit", "diffusion", {}),
+    "transformer": ("synthkit", "transformer", {}),
+    "gmm": ("synthkit", "gmm", {"n_components": 16}),
     "tvae": ("sdv", "tvae", {}),
     "ctgan": ("sdv", "ctgan", {}),
+    "gaussian_copula": ("sdv", "gaussian_copula", {}),
 }
+UNTIMED = {"gmm", "gaussian_copula"}  # run to convergence (seconds), no budget to share
 DATASETS = {"adult": ("adult.parquet", "income")}
 
 
@@ -87,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
             "params": dict(params),
         }  # fmt: skip
         extra: dict[str, Any] = {}
-        if kind == "synthkit":
+        if name in UNTIMED:
+            spec["backend" if kind == "synthkit" else "sdv_kind"] = which
+        elif kind == "synthkit":
             spec["backend"] = which
             spec["params"]["time_budget"] = args.budget
             spec["params"]["epochs"] = 100_000  # the budget stops training

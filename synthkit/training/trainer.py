@@ -266,6 +266,9 @@ class Trainer:
         self.model: nn.Module = objective
         if info.enabled:
             _broadcast_params(objective)
+            # Same weights everywhere, but each rank its own noise stream (dropout, latent
+            # draws, a GAN's row draws), or the replicas would repeat each other's samples.
+            torch.manual_seed((torch.initial_seed() + 1_000_003 * info.rank) % 2**63)
             if len(self._groups) == 1:
                 from torch.nn.parallel import DistributedDataParallel
 
