@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["available", "get_backend_class", "make_backend", "register"]
 
 _REGISTRY: dict[str, str] = {
+    "diffusion": "synthkit.backends.diffusion:DiffusionBackend",
     "flow": "synthkit.backends.flow:FlowBackend",
     "gmm": "synthkit.backends.gmm:GMMBackend",
     "naive_bayes": "synthkit.backends.naive_bayes:NaiveBayesBackend",

@@ -22,6 +22,7 @@ from synthkit.errors import BackendError, NotFittedError
 
 # Small settings per backend so the contract runs in seconds; new backends add theirs here.
 FAST_PARAMS: dict[str, dict] = {
+    "diffusion": {"epochs": 60, "width": 64, "depth": 2, "batch_size": 128, "lr": 3e-3},
     "flow": {"epochs": 30, "hidden_dims": (32,), "n_transforms": 1, "batch_size": 128, "lr": 3e-3},
     "gmm": {"n_components": 3, "max_iter": 30},
     "naive_bayes": {"n_classes": 3, "max_iter": 30},
