@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite (skips results already in the CSVs)")
-    run.add_argument("--suite", choices=["quick", "full"], default="quick")
+    run.add_argument("--suite", choices=["quick", "full", "neural"], default="quick")
     run.add_argument("--device", default="cpu", help="cpu or cuda (synthkit, SDV, distances)")
     run.add_argument(
         "--track",

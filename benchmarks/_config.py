@@ -88,6 +88,19 @@ SUITES = {
         seeds=[0, 1, 2],
         job_timeout_s=3 * 3600,
     ),
+    # Neural detectors on every anomaly table at a short budget, one seed, beside the fast
+    # baselines run in the same invocation (full's 3 seeds x 600 s would take days on 2 cores).
+    "neural": Suite(
+        name="neural",
+        synthesis_max_rows=4_000,
+        neural_budget_s=30,
+        ctgan_epochs=10,
+        tvae_epochs=40,
+        adbench=list(ADBENCH_ALL),
+        categorical_ad=list(CATEGORICAL_AD_ALL),
+        seeds=[0],
+        job_timeout_s=900,
+    ),
 }
 
 

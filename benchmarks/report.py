@@ -287,6 +287,63 @@ def _throughput_section(base: Path) -> list[str]:
     return out
 
 
+_NEURAL_COLUMNS = {
+    "method": "method",
+    "budget_s": "budget s",
+    "fit_s": "fit s",
+    "epochs": "SDV epochs",
+    "shape_error_pct": "shape err %",
+    "trend_error_pct": "trend err %",
+    "tstr": "TSTR AUC",
+    "trtr": "TRTR AUC",
+    "c2st_auc": "C2ST AUC",
+    "dcr_share": "DCR share",
+    "sample_rows_per_s": "sample rows/s",
+}
+
+
+def _neural_section(base: Path) -> list[str]:
+    """Same-budget runs (benchmarks.neural_budget) and held-out NLL (benchmarks.flow_nll)."""
+    out: list[str] = []
+    for path in sorted(base.glob("neural_budget_*.csv")):
+        df = pd.read_csv(path)
+        if df.empty:
+            continue
+        df = df[df["status"] == "ok"].drop_duplicates(["method", "budget_s"], keep="last")
+        cols = [c for c in _NEURAL_COLUMNS if c in df.columns]
+        table = df[cols].rename(columns=_NEURAL_COLUMNS)
+        device = path.stem.split("_")[-1]
+        cpu = df["cpu"].dropna().iloc[0] if "cpu" in df and df["cpu"].notna().any() else "?"
+        out += [
+            f"## Neural backends at the same wall-clock budget ({device}, Adult)",
+            "",
+            "- command: `python -m benchmarks.neural_budget --budget B --threads 2 --methods ...`"
+            " (one method at a time, fresh process; see the module docstring)",
+            f"- hardware: {cpu}, torch threads {int(df['threads'].iloc[0])}; the fixed Adult "
+            "split (all 32,561 rows, 80/20, seed 0); metrics as in the suites above",
+            "- synthkit backends stop on `time_budget`; SDV TVAE/CTGAN epochs are calibrated "
+            "to the same budget (and re-run once with rescaled epochs when the calibrated fit "
+            "missed the budget by more than -20/+10 %). gmm and GaussianCopula run to "
+            "convergence (seconds).",
+            "",
+            _md_table(table),
+            "",
+        ]
+    nll = base / "heldout_nll_cpu.csv"
+    if nll.exists():
+        out += [
+            "## Held-out log-likelihood (exact-likelihood backends)",
+            "",
+            "- command: `python -m benchmarks.flow_nll --time-budget 180 --threads 2`",
+            "- fixed 80/20 split (seed 0), all rows; NLL of the held-out rows in nats per row "
+            "and bits per column (lower is better)",
+            "",
+            _md_table(pd.read_csv(nll)),
+            "",
+        ]
+    return out
+
+
 def write_report(output: str | Path | None = None, results_dir: Path | None = None) -> Path:
     """Write the Markdown report for every suite with results; returns its path."""
     base = results_dir or RESULTS_DIR
@@ -347,6 +404,10 @@ def write_report(output: str | Path | None = None, results_dir: Path | None = No
             lines += _synthesis_section(syn, suite)
         if not ad.empty:
             lines += _anomaly_section(ad, suite)
+    neural = _neural_section(base)
+    if neural:
+        any_results = True
+        lines += ["# Neural backends", "", *neural]
     throughput = _throughput_section(base)
     if throughput:
         any_results = True

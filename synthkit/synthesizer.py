@@ -239,6 +239,33 @@ class Synthesizer(BaseEstimator):
             _overwrite_known(out, cond_frame)
         return out
 
+    def impute(self, X: Any, *, random_state: Any = None) -> pd.DataFrame:
+        """Fill the null cells of ``X`` with draws from the model given each row's other cells.
+
+        Every non-null cell is kept as it is, and the nulls of each row are sampled jointly
+        from the model's conditional distribution given that row's known cells (exactly, with
+        backends that have ``supports_conditions``). In a column that had nulls at fit time the
+        model may draw "null" again, as often as it finds a null likely given the rest.
+
+        Args:
+            X: rows with missing cells (any subset of the training columns may be null).
+            random_state: seed for this call (``None`` continues the model's sequence).
+
+        Returns:
+            A copy of ``X`` (same index and columns) with the null cells filled.
+        """
+        self._check_fitted()
+        frame = _as_frame(X)
+        modeled = [g.name for g in self.encoder_.layout_.groups if g.name in frame.columns]
+        filled = self.sample(
+            conditions=frame[modeled].reset_index(drop=True), random_state=random_state
+        )
+        out = frame.copy()
+        for col in modeled:
+            out[col] = filled[col].to_numpy() if len(out) else out[col]
+            out[col] = out[col].astype(filled[col].dtype)
+        return out
+
     def _condition_frame(
         self, n: int | None, conditions: Mapping[str, Any] | pd.DataFrame | None
     ) -> pd.DataFrame | None:

@@ -184,9 +184,11 @@ def check_density_normalised(name: str, device: str) -> None:
             # Slightly below 1: the smoothing leaves a little mass for categories never seen.
             assert 0.98 < total <= 1.001, (transform, total)
         else:
-            # An estimate (IWAE) or a bound: exp of it integrates to about 1 (an unbiased
-            # estimate of the density) or less (a bound), never clearly more.
-            assert 0.85 < total < 1.05, (transform, total)
+            # An estimate (IWAE) or a bound (an ELBO): exp of it integrates to about 1 (an
+            # unbiased estimate of the density) or less (a bound), never clearly more. A bound
+            # may be loose on this toy's sharp clusters (diffusion's ELBO gives ~0.55 with
+            # the standard transform); a missing Jacobian factor would be off by far more.
+            assert 0.4 < total < 1.05, (transform, total)
 
 
 def check_unseen_category_scored_low(name: str, device: str) -> None:

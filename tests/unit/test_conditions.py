@@ -104,3 +104,16 @@ def test_conditioning_is_accurate(backend, table) -> None:
     for g, mean in (("b", 4.0), ("c", -4.0)):
         out = syn.sample(1000, conditions={"group": g}, random_state=0)
         assert abs(out["x"].mean() - mean) < 1.0, (g, out["x"].mean())
+
+
+def test_impute_fills_nulls_and_keeps_the_rest(fitted, table) -> None:
+    rows = table.head(40).copy()
+    rows.index = rows.index + 100  # the caller's index is kept
+    rows.loc[rows.index[:20], "x"] = np.nan
+    rows.loc[rows.index[10:30], "group"] = None
+    out = fitted.impute(rows, random_state=0)
+    assert out.index.equals(rows.index) and list(out.columns) == list(rows.columns)
+    assert out["x"].notna().all() and out["group"].notna().all()
+    known = rows["x"].notna()
+    np.testing.assert_array_equal(out.loc[known, "x"], rows.loc[known, "x"])
+    assert (out["group"][rows["group"].notna()] == rows["group"].dropna()).all()
