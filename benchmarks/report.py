@@ -311,7 +311,11 @@ def _neural_section(base: Path) -> list[str]:
             continue
         df = df[df["status"] == "ok"].drop_duplicates(["method", "budget_s"], keep="last")
         cols = [c for c in _NEURAL_COLUMNS if c in df.columns]
-        table = df[cols].rename(columns=_NEURAL_COLUMNS)
+        table = df[cols].copy()
+        for col in ("budget_s", "fit_s", "sample_rows_per_s", "epochs"):
+            if col in table:
+                table[col] = table[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+        table = table.round(3).rename(columns=_NEURAL_COLUMNS)
         device = path.stem.split("_")[-1]
         cpu = df["cpu"].dropna().iloc[0] if "cpu" in df and df["cpu"].notna().any() else "?"
         out += [
