@@ -46,8 +46,12 @@ class NeuralBackend(Backend):
         """The untrained network for ``layout`` (same shapes at fit and at load)."""
         raise NotImplementedError
 
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Any:
-        """The :class:`~synthkit.training.Objective` that trains ``net``."""
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Any:
+        """The :class:`~synthkit.training.Objective` that trains ``net`` on ``data``.
+
+        ``data`` is the whole training table (on the device), for what is set from it once:
+        marginals that initialise the network, a GAN's training-by-sampling index.
+        """
         raise NotImplementedError
 
     def _trainer_kwargs(self) -> dict[str, Any]:
@@ -65,7 +69,7 @@ class NeuralBackend(Backend):
 
         with seeded(generator):
             self.net_ = self._build(layout).to(self.device_)
-            objective = self._objective(self.net_, layout)
+            objective = self._objective(self.net_, layout, data)
             trainer = Trainer(
                 max_epochs=self.epochs,
                 batch_size=self.batch_size,

@@ -39,7 +39,6 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -260,28 +259,12 @@ class DiffusionBackend(NeuralBackend):
         self.validation_fraction = validation_fraction
 
     def _build(self, layout: FeatureLayout) -> DiffusionNet:
-        net = DiffusionNet(layout, self.width, self.depth, self.dropout)
-        data = getattr(self, "_marginals_from", None)
-        if data is not None:  # at fit time; loading restores the buffers from the weights
-            net.set_marginals(data.continuous, data.observed, data.discrete)
-        return net
+        return DiffusionNet(layout, self.width, self.depth, self.dropout)
 
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Objective:
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Objective:
+        # Set once from the training table; loading restores these buffers from the weights.
+        net.set_marginals(data.continuous, data.observed, data.discrete)
         return _DiffusionObjective(net, self.condition_rate)
-
-    def _fit(
-        self,
-        data: EncodedTable,
-        layout: FeatureLayout,
-        *,
-        generator: torch.Generator,
-        callbacks: Sequence[Any] | None,
-    ) -> None:
-        self._marginals_from = data
-        try:
-            super()._fit(data, layout, generator=generator, callbacks=callbacks)
-        finally:
-            del self._marginals_from
 
     @torch.no_grad()
     def _sample(

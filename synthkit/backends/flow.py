@@ -41,7 +41,6 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -54,6 +53,7 @@ from synthkit.backends._neural import TRAINER_CONSTRAINTS, NeuralBackend
 from synthkit.encoding import Conditions, EncodedTable, FeatureLayout
 from synthkit.nn import TableVectorizer
 from synthkit.nn.heads import gumbel_like
+from synthkit.nn.tabular import category_counts
 from synthkit.training import Objective
 
 __all__ = ["FlowBackend"]
@@ -159,8 +159,8 @@ class FlowNet(nn.Module):
         if self.discrete is None:
             return
         bias = []
-        for j, k in enumerate(self.cardinalities):
-            counts = torch.bincount(codes[:, j], minlength=k).float() + 0.01
+        for counts in category_counts(codes, self.cardinalities):
+            counts = counts + 0.01
             bias.append(torch.log(counts / counts.sum()))
         self.discrete[-1].bias.copy_(torch.cat(bias))
 
@@ -305,23 +305,9 @@ class FlowBackend(NeuralBackend):
             self.bins,
         )
 
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Objective:
-        net.init_marginals(self._codes)
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Objective:
+        net.init_marginals(data.discrete)  # start the MADE at the training marginals
         return _FlowObjective(net)
-
-    def _fit(
-        self,
-        data: EncodedTable,
-        layout: FeatureLayout,
-        *,
-        generator: torch.Generator,
-        callbacks: Sequence[Any] | None,
-    ) -> None:
-        self._codes = data.discrete  # read by _objective to start the MADE at the marginals
-        try:
-            super()._fit(data, layout, generator=generator, callbacks=callbacks)
-        finally:
-            del self._codes
 
     def _sample(
         self, n: int, *, generator: torch.Generator, conditions: Conditions | None

@@ -28,7 +28,6 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -38,6 +37,7 @@ from synthkit._validation import Interval
 from synthkit.backends._neural import TRAINER_CONSTRAINTS, NeuralBackend
 from synthkit.encoding import Conditions, EncodedTable, FeatureLayout
 from synthkit.nn import MLP, ConditionEncoder, MixedHead
+from synthkit.nn.tabular import category_counts
 from synthkit.training import Objective
 
 __all__ = ["GANBackend"]
@@ -287,38 +287,15 @@ class GANBackend(NeuralBackend):
     def _trainer_kwargs(self) -> dict[str, Any]:
         return {"betas": (0.5, 0.9), "grad_clip": None}
 
-    def _fit(
-        self,
-        data: EncodedTable,
-        layout: FeatureLayout,
-        *,
-        generator: torch.Generator,
-        callbacks: Sequence[Any] | None,
-    ) -> None:
-        # Training-by-sampling draws real rows from the whole table, not from the batch.
-        self._train_data = data
-        try:
-            super()._fit(data, layout, generator=generator, callbacks=callbacks)
-        finally:
-            del self._train_data
-
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Objective:
-        index_data = self._train_data
-        freq = (
-            torch.cat(
-                [
-                    torch.bincount(index_data.discrete[:, j], minlength=k).float()
-                    for j, k in enumerate(layout.cardinalities)
-                ]
-            )
-            if layout.n_discrete
-            else torch.zeros(0)
-        )
-        net.log_freq.copy_(torch.log(freq.to(net.log_freq.device) / len(index_data)))
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Objective:
+        counts = category_counts(data.discrete, layout.cardinalities)
+        freq = torch.cat(counts) if counts else torch.zeros(0)
+        net.log_freq.copy_(torch.log(freq.to(net.log_freq.device) / len(data)))
         net.feature_weight.copy_(
             torch.tensor([float(k > 1) for k in layout.cardinalities], device=net.log_freq.device)
         )
-        return _GANObjective(net, self, index_data)
+        # Training-by-sampling draws real rows from the whole table, not from the batch.
+        return _GANObjective(net, self, data)
 
     def _unconditional(self, n: int, generator: torch.Generator) -> Conditions:
         """CTGAN's unconditional sampling: condition on one feature drawn from the data."""

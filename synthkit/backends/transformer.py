@@ -295,7 +295,7 @@ class TransformerBackend(NeuralBackend):
             layout, self.d_model, self.n_layers, self.n_heads, self.n_bins, self.dropout
         )
 
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Objective:
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Objective:
         return _AnyOrderObjective(net)
 
     # ------------------------------------------------------------- scoring

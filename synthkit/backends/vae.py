@@ -224,7 +224,7 @@ class VAEBackend(NeuralBackend):
             self.dropout,
         )
 
-    def _objective(self, net: nn.Module, layout: FeatureLayout) -> Objective:
+    def _objective(self, net: nn.Module, layout: FeatureLayout, data: EncodedTable) -> Objective:
         return _VAEObjective(net, self)
 
     @torch.no_grad()

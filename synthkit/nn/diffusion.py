@@ -26,6 +26,7 @@ from torch import nn
 from synthkit.nn.conditions import ConditionEncoder
 from synthkit.nn.heads import gumbel_like
 from synthkit.nn.mlp import ResidualMLP
+from synthkit.nn.tabular import category_counts
 
 if TYPE_CHECKING:
     from synthkit.encoding import FeatureLayout
@@ -137,10 +138,10 @@ class DiffusionNet(nn.Module):
 
     def set_marginals(self, continuous: torch.Tensor, observed: torch.Tensor, codes: torch.Tensor):
         """Store the training marginals (category log-frequencies, continuous ranges)."""
-        for j, k in enumerate(self.cards):
-            counts = torch.bincount(codes[:, j], minlength=k).float() + 0.5
+        for j, counts in enumerate(category_counts(codes, self.cards)):
+            counts = counts + 0.5
             o = self.out_offsets[j]
-            self.log_pi[o : o + k] = torch.log(counts / counts.sum())
+            self.log_pi[o : o + len(counts)] = torch.log(counts / counts.sum())
         for d in range(self.n_cont):
             vals = continuous[observed[:, d], d]
             if len(vals):

@@ -15,7 +15,12 @@ import torch
 if TYPE_CHECKING:
     from synthkit.encoding import EncodedTable, FeatureLayout
 
-__all__ = ["TableVectorizer"]
+__all__ = ["TableVectorizer", "category_counts"]
+
+
+def category_counts(codes: torch.Tensor, cardinalities: tuple[int, ...]) -> list[torch.Tensor]:
+    """Float counts of every code of each categorical feature of ``codes`` ``(n, n_discrete)``."""
+    return [torch.bincount(codes[:, j], minlength=k).float() for j, k in enumerate(cardinalities)]
 
 
 class TableVectorizer:
